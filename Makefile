@@ -1,0 +1,54 @@
+# avsal: `make repro` runs the whole pipeline, `make test` the tests; both set up what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+
+export PATH := $(BIN):$(PATH)
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := False
+export DVC_NO_ANALYTICS := 1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help setup data repro test test-fast lint ui real-data clean
+
+help: ## show this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP) ## create .venv and install the pinned dependencies
+
+
+data: setup ## get data/: dvc pull if a remote exists, else generate the synthetic world
+	avsal data
+
+repro: data ## run the whole pipeline (dvc repro)
+	dvc repro
+
+test: setup ## run the test suite (CPU; GPU tests skip without CUDA)
+	pytest
+
+test-fast: setup ## tests without the slow ones
+	pytest -m "not slow"
+
+lint: setup ## ruff
+	ruff check src tests pipelines benchmarks
+
+ui: setup ## MLflow UI on http://127.0.0.1:5000
+	@mkdir -p mlflow/artifacts
+	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow/mlflow.db --default-artifact-root $(CURDIR)/mlflow/artifacts --host 127.0.0.1 --port 5000
+
+real-data: setup ## swap in real data: make real-data AVE=/path/AVE_Dataset FIX=/path/stavis_root [REMOTE=s3://bucket/avsal]
+	@test -n "$(AVE)" -a -n "$(FIX)" || { echo "usage: make real-data AVE=/path/AVE_Dataset FIX=/path/fixations [REMOTE=url]"; exit 2; }
+	avsal use-real-data --ave "$(AVE)" --fixations "$(FIX)" $(if $(REMOTE),--remote "$(REMOTE)")
+
+clean: ## remove pipeline outputs (not data/, not the venv)
+	rm -rf artifacts/* .pytest_cache

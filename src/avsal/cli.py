@@ -1,0 +1,154 @@
+"""The ``avsal`` command: one subcommand per user task; each calls a stage's ``run``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main", "build_parser", "parse_overrides"]
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``-S key.sub=value`` pairs (values parsed as YAML, as ``dvc exp run -S`` does)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"avsal: -S expects key=value, got '{item}'")
+        k, v = item.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+def _load(args: argparse.Namespace):
+    from avsal.config import load_config
+
+    return load_config(args.params, parse_overrides(args.set or []))
+
+
+def _cmd_synth(args: argparse.Namespace) -> dict[str, Any]:
+    from avsal.stages.data import synth
+
+    return synth(_load(args), out=args.out, seed=args.seed, force=args.force)
+
+
+def _cmd_data(args: argparse.Namespace) -> dict[str, Any]:
+    from avsal.stages.data import fetch
+
+    return fetch(_load(args), force=args.force)
+
+
+def _cmd_use_real(args: argparse.Namespace) -> dict[str, Any]:
+    from avsal.stages.data import use_real_data
+
+    return use_real_data(_load(args), ave=args.ave, fixations=args.fixations, remote=args.remote)
+
+
+def _cmd_validate_raw(args: argparse.Namespace) -> dict[str, Any]:
+    from avsal.stages.validate_raw import run
+
+    return run(
+        _load(args),
+        report_path=args.report,
+        ave_root=args.ave_root,
+        fixation_root=args.fixation_root,
+        sets=args.sets,
+        lists_only=args.lists_only,
+    )
+
+
+def _cmd_probe(args: argparse.Namespace) -> dict[str, Any]:
+    from avsal.data.video import decode_clip
+
+    clip = decode_clip(args.video, fps=args.fps, audio_rate=args.audio_rate)
+    return {
+        "video": args.video,
+        "duration_s": round(clip.info.duration, 3),
+        "native_fps": round(clip.info.native_fps, 3),
+        "size": [clip.info.height, clip.info.width],
+        "frames_at_fps": int(clip.frames.shape[0]),
+        "audio_samples": int(clip.audio.shape[0]),
+        "audio_seconds": round(clip.audio.shape[0] / args.audio_rate, 3),
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="avsal",
+        description=(
+            "avsal: weakly-supervised audio-visual fixation prediction (STANet, CVPR 2021) as a "
+            "reproducible pipeline. The full pipeline runs with `dvc repro`; these subcommands "
+            "run single steps. Every subcommand reads params.yaml (override keys with -S)."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Examples:\n  avsal synth --out data --force\n  avsal validate-raw\n  avsal probe clip.mp4 --fps 8",
+    )
+    p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    p.add_argument("-S", "--set", action="append", metavar="KEY=VALUE", help="override a param, e.g. -S synth.seed=3")
+    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("synth", help="write the synthetic world in the real AVE/STAViS layouts",
+                       description="Generate the deterministic synthetic world (AVE-like clips and six fixation sets) in the real on-disk layouts.")
+    s.add_argument("--out", default=None, help="output folder (default: paths.data)")
+    s.add_argument("--seed", type=int, default=None, help="world seed (default: synth.seed)")
+    s.add_argument("--force", action="store_true", help="replace an existing folder")
+    s.set_defaults(func=_cmd_synth)
+
+    s = sub.add_parser("data", help="get the raw data: dvc pull if a remote exists, else the synthetic world",
+                       description="`dvc pull data.dvc` when a DVC remote is configured; otherwise generate the synthetic world (bytes equal to what data.dvc records).")
+    s.add_argument("--force", action="store_true", help="regenerate even if data/ exists")
+    s.set_defaults(func=_cmd_data)
+
+    s = sub.add_parser("use-real-data", help="swap in the real AVE + STAViS datasets and push them to your DVC remote",
+                       description="Copy the real AVE_Dataset folder and the STAViS fixation folders into data/, `dvc add` it, and (with --remote) push it to your DVC remote.")
+    s.add_argument("--ave", required=True, help="path of AVE_Dataset/ (Annotations.txt, *Set.txt, AVE/*.mp4)")
+    s.add_argument("--fixations", required=True, help="folder with video_frames/, video_audio/, annotations/, fold_lists/")
+    s.add_argument("--remote", default=None, help="DVC remote URL to push to (s3://..., gs://..., ssh://..., /path)")
+    s.set_defaults(func=_cmd_use_real)
+
+    s = sub.add_parser("validate-raw", help="great-expectations suites over the raw data",
+                       description="Validate AVE metadata, the clips (fps, duration, audio) and the fixation sets. Writes reports/validation_raw.json; exits 1 with a readable list of failures.")
+    s.add_argument("--report", default=None, help="JSON report path (default: <paths.reports>/validation_raw.json)")
+    s.add_argument("--ave-root", default=None, help="AVE_Dataset folder (default: paths.ave_root)")
+    s.add_argument("--fixation-root", default=None, help="fixation-set root (default: paths.fixation_root)")
+    s.add_argument("--sets", nargs="*", default=None, help="fixation sets to check (default: all six)")
+    s.add_argument("--lists-only", action="store_true", help="check only the fold lists of the fixation sets")
+    s.set_defaults(func=_cmd_validate_raw)
+
+    s = sub.add_parser("probe", help="decode one video and report frames/audio at a given fps",
+                       description="Decode a video with the project's reader (frames at --fps, audio at 16 kHz mono) and print what came out.")
+    s.add_argument("video")
+    s.add_argument("--fps", type=float, default=8.0)
+    s.add_argument("--audio-rate", type=int, default=16000)
+    s.set_defaults(func=_cmd_probe)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from avsal.config import ConfigError
+
+    try:
+        result = args.func(args)
+    except ConfigError as exc:
+        print(f"avsal: config error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # one readable line for the user; -v shows the traceback
+        if args.verbose:
+            raise
+        print(f"avsal {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if result is not None:
+        print(json.dumps(result, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

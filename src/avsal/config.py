@@ -1,0 +1,279 @@
+"""params.yaml -> one frozen, typed config.
+
+Why a hand-rolled loader: the config is the contract between DVC (which tracks params.yaml keys),
+the CLI and the library.  A typo in params.yaml must fail loudly, naming the key and the file,
+instead of silently falling back to a default.  Classes elsewhere never read this object's file;
+stages unpack the fields they need and pass them as keyword arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "Config",
+    "PathsConfig",
+    "ProjectConfig",
+    "SynthConfig",
+    "FixationSetSynth",
+    "AVEConfig",
+    "DatasetsConfig",
+    "ValidationConfig",
+    "load_config",
+    "from_dict",
+    "FIXATION_SETS",
+]
+
+#: canonical set name -> folder / fold-list prefix used by the STAViS release.
+FIXATION_SETS: dict[str, str] = {
+    "AVAD": "AVAD",
+    "DIEM": "DIEM",
+    "SumMe": "SumMe",
+    "ETMD": "ETMD_av",
+    "Coutrot1": "Coutrot_db1",
+    "Coutrot2": "Coutrot_db2",
+}
+
+
+class ConfigError(ValueError):
+    """A params file does not match the typed config (unknown/missing key, wrong type)."""
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    name: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    """Every path the pipeline touches, declared once and templated into dvc.yaml."""
+
+    data: str
+    ave_root: str
+    fixation_root: str
+    artifacts: str
+    reports: str
+    mlflow_db: str
+    mlflow_artifacts: str
+
+
+@dataclass(frozen=True)
+class FixationSetSynth:
+    """Statistics of one synthetic eye-tracking set (the six sets differ on purpose)."""
+
+    videos: int
+    frames: int
+    fps: float
+    width: int
+    height: int
+    observers: int
+    p_sounding: float  # probability an observer looks at the sounding object's unique part
+    p_distractor: float  # probability an observer looks at a moving distractor
+    centre_bias: float  # std of the centre-bias fixations, as a fraction of the frame diagonal
+    persistence: float  # probability an observer keeps its previous target
+    unseen_categories: bool  # use categories never seen in training (Coutrot2's place)
+    folds: int
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    seed: int
+    categories: tuple[str, ...]
+    unseen_categories: tuple[str, ...]
+    clips_per_category: int
+    two_label_clips: int
+    clip_seconds: int
+    fps: float
+    width: int
+    height: int
+    audio_rate: int
+    off_tag_audio_fraction: float
+    distractors: tuple[int, int]
+    moving_distractor_fraction: float
+    split_fractions: tuple[float, float, float]
+    fixation_sets: dict[str, FixationSetSynth]
+
+
+@dataclass(frozen=True)
+class AVEConfig:
+    """How AVE clips are decoded for training (the profile's fps and sizes)."""
+
+    categories: tuple[str, ...]
+    fps: float
+    audio_rate: int
+
+
+@dataclass(frozen=True)
+class DatasetsConfig:
+    """Which eye-tracking sets the pipeline evaluates on (canonical names)."""
+
+    fixation_sets: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    min_clip_seconds: float
+    min_audio_seconds: float
+    min_fps: float
+    max_fps: float
+    min_fixations_per_frame: int
+    min_frames_with_fixations: float  # fraction of frames per video that must carry fixations
+
+
+@dataclass(frozen=True)
+class Config:
+    project: ProjectConfig
+    paths: PathsConfig
+    synth: SynthConfig
+    ave: AVEConfig
+    datasets: DatasetsConfig
+    validation: ValidationConfig
+    source: str = field(default="<dict>", compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out.pop("source", None)
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# generic strict conversion
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _convert(value: Any, tp: Any, where: str, source: str) -> Any:
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: '{where}' must be a mapping, got {type(value).__name__}")
+        return from_dict(tp, value, where=where, source=source)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, where, source)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{source}: '{where}' = {value!r} matches none of {_type_name(tp)}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{source}: '{where}' = {value!r}, expected one of {list(args)}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{source}: '{where}' must be a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(v, args[0], f"{where}[{i}]", source) for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{source}: '{where}' must have {len(args)} items, got {len(value)}")
+        return tuple(_convert(v, a, f"{where}[{i}]", source) for i, (v, a) in enumerate(zip(value, args)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: '{where}' must be a mapping, got {value!r}")
+        kt, vt = args
+        return {
+            _convert(k, kt, f"{where}", source): _convert(v, vt, f"{where}.{k}", source)
+            for k, v in value.items()
+        }
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{source}: '{where}' must be a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{source}: '{where}' must be an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: '{where}' must be true or false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: '{where}' must be a string, got {value!r}")
+        return value
+    if tp is Any:
+        return value
+    raise ConfigError(f"{source}: '{where}': unsupported config type {tp!r}")  # pragma: no cover
+
+
+def from_dict(cls: type, data: dict[str, Any], *, where: str = "", source: str = "<dict>") -> Any:
+    """Build dataclass ``cls`` from ``data``; unknown or missing keys raise ConfigError."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name != "source"}
+    prefix = f"{where}." if where else ""
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key(s) {', '.join(prefix + k for k in unknown)}; "
+            f"allowed here: {', '.join(sorted(fields))}"
+        )
+    kwargs = {}
+    for name, f in fields.items():
+        if name not in data:
+            has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            if has_default:
+                continue
+            raise ConfigError(f"{source}: missing key '{prefix}{name}'")
+        kwargs[name] = _convert(data[name], hints[name], prefix + name, source)
+    return cls(**kwargs)
+
+
+def load_config(path: str | Path = "params.yaml", overrides: dict[str, Any] | None = None) -> Config:
+    """Read params.yaml (plus dotted-key ``overrides``) into a frozen :class:`Config`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: params file not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    for dotted, value in (overrides or {}).items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            if not isinstance(node.get(p), dict):
+                raise ConfigError(f"{path}: override '{dotted}': '{p}' is not a section")
+            node = node[p]
+        if leaf not in node:
+            raise ConfigError(f"{path}: override '{dotted}': unknown key '{leaf}'")
+        node[leaf] = value
+    cfg = from_dict(Config, raw, source=str(path))
+    cfg = dataclasses.replace(cfg, source=str(path))
+    _check(cfg)
+    return cfg
+
+
+def _check(cfg: Config) -> None:
+    """Cross-field rules that types alone cannot express."""
+    src = cfg.source
+    for field_name, names in (("synth.fixation_sets", cfg.synth.fixation_sets), ("datasets.fixation_sets", cfg.datasets.fixation_sets)):
+        bad = sorted(set(names) - set(FIXATION_SETS))
+        if bad:
+            raise ConfigError(f"{src}: {field_name}: unknown set(s) {bad}; known: {list(FIXATION_SETS)}")
+    overlap = set(cfg.synth.categories) & set(cfg.synth.unseen_categories)
+    if overlap:
+        raise ConfigError(f"{src}: synth.unseen_categories overlap synth.categories: {sorted(overlap)}")
+    if abs(sum(cfg.synth.split_fractions) - 1.0) > 1e-6:
+        raise ConfigError(f"{src}: synth.split_fractions must sum to 1, got {cfg.synth.split_fractions}")
+    lo, hi = cfg.synth.distractors
+    if not 0 <= lo <= hi:
+        raise ConfigError(f"{src}: synth.distractors must be [min, max] with 0 <= min <= max")

@@ -1,0 +1,106 @@
+"""The random streams of the two randomised metrics, defined once so that every implementation agrees.
+
+AUC-Judd adds a tiny uniform jitter to the map (MIT: ``rand(size)/1e7``) and s-AUC draws random
+subsets of negative locations. The MIT code uses MATLAB's global generator, which no Python code
+can reproduce; what matters for us is that the per-frame functions, the batched engine and the
+benchmark's baseline consume *the same* numbers, so that they can be compared to machine
+precision. Everything random therefore goes through the three helpers here:
+
+- :func:`metric_rng` gives one independent generator per (seed, video, frame, metric), so a
+  frame's score does not depend on the order, the chunking or the device it was scored with;
+- :func:`jitter_noise` is the MIT jitter drawn from such a generator;
+- :func:`sample_subsets` draws the s-AUC negatives (uniform subsets without replacement).
+
+Streams are tied to numpy's SFC64 bit generator and its ``random``/``integers`` algorithms: a numpy
+release that changed those would change the jitter and the s-AUC samples (not their distribution).
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+#: MIT AUC_Judd: ``saliencyMap + rand(size(saliencyMap))/10000000``.
+JITTER_DIVISOR = 1e7
+
+#: One code per randomised metric, part of the seed so the two streams never coincide.
+METRIC_STREAMS = {"auc_judd": 1, "auc_shuffled": 2}
+
+#: Below this subset size the sampler checks duplicates by comparison, above it with a table.
+_SMALL_K = 64
+
+
+def metric_rng(seed: int, video: str, frame: int, metric: str) -> np.random.Generator:
+    """Independent generator for one frame of one video and one metric.
+
+    Keyed by content, not by position, so scoring a video in chunks, in another order or on
+    another device gives the same numbers. ``video`` enters through its CRC-32.
+    """
+    if metric not in METRIC_STREAMS:
+        raise ValueError(f"no random stream for metric {metric!r}; known: {sorted(METRIC_STREAMS)}")
+    if seed < 0 or frame < 0:
+        raise ValueError(f"seed and frame must be non-negative, got seed={seed}, frame={frame}")
+    entropy = [int(seed), zlib.crc32(video.encode("utf-8")), int(frame), METRIC_STREAMS[metric]]
+    return np.random.Generator(np.random.SFC64(np.random.SeedSequence(entropy)))
+
+
+def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
+    """A Generator from a Generator, an integer seed, or None (seed 0: reproducible by default)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        rng = 0
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return np.random.Generator(np.random.SFC64(int(rng)))
+    raise TypeError(f"rng must be a numpy Generator, an int seed or None, got {type(rng).__name__}")
+
+
+def jitter_noise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """The MIT jitter, ``rand(shape)/1e7`` in float64, drawn in row-major order."""
+    return rng.random(shape) / JITTER_DIVISOR
+
+
+def sample_subsets(rng: np.random.Generator, n: int, k: int, n_splits: int) -> np.ndarray:
+    """``n_splits`` independent uniform ``k``-subsets of ``range(n)``, shape ``(n_splits, k)``.
+
+    Floyd's algorithm: for ``i = 0..k-1`` take ``t ~ U{0..n-k+i}`` and keep ``t`` unless it was
+    already taken, else keep ``n-k+i``. Every k-subset is equally likely; the order inside a row is
+    not uniform, which does not matter because s-AUC only uses the set. It costs ``k`` draws per
+    split, not ``n`` like a full permutation (MATLAB's ``randperm``), and all draws happen in one
+    call, ``rng.integers(0, [n-k+1, ..., n], size=(n_splits, k))``.
+    """
+    if n_splits < 1:
+        raise ValueError(f"n_splits must be at least 1, got {n_splits}")
+    if not 0 <= k <= n:
+        raise ValueError(f"cannot draw {k} of {n} items without replacement")
+    out = np.empty((n_splits, k), dtype=np.int64)
+    if k == 0:
+        return out
+    draws = rng.integers(0, np.arange(n - k + 1, n + 1), size=(n_splits, k))  # [S, k]
+    if k <= _SMALL_K:
+        _floyd_by_comparison(draws, n, out)
+    else:
+        _floyd_by_table(draws, n, out)
+    return out
+
+
+def _floyd_by_comparison(draws: np.ndarray, n: int, out: np.ndarray) -> None:
+    """Floyd's algorithm, duplicates found by comparing with the earlier picks (small k)."""
+    k = draws.shape[1]
+    for i in range(k):
+        t = draws[:, i]  # [S]
+        seen = (out[:, :i] == t[:, None]).any(axis=1)
+        out[:, i] = np.where(seen, n - k + i, t)
+
+
+def _floyd_by_table(draws: np.ndarray, n: int, out: np.ndarray) -> None:
+    """Floyd's algorithm, duplicates found in a taken-table (large k); same result as above."""
+    n_splits, k = draws.shape
+    taken = np.zeros((n_splits, n), dtype=bool)
+    rows = np.arange(n_splits)
+    for i in range(k):
+        t = draws[:, i]
+        pick = np.where(taken[rows, t], n - k + i, t)
+        taken[rows, pick] = True
+        out[:, i] = pick

@@ -1,0 +1,137 @@
+"""The STA fixation prediction network (Sec. 3.8, Fig. 6-D) and its BCE loss (Eq. 6).
+
+S flow (the frame backbone on the key frame), T flow (plain 3D conv over the clip), A flow
+(spectrogram CNN); Eq. 5 fuses them:
+    STA <- ReLU(Conv1x1(Concat(sigma(phi(A)) * S + S, sigma(T) * S + S)))
+then a decoder of three ConvTranspose2d layers (x2 each) to one channel, bilinearly resized to
+the input size. ``forward_logits`` returns logits for a numerically stable BCE; ``forward``
+returns probabilities. Inputs follow the contract of ``avsal.models.classifiers`` (``clip`` and
+``audio`` required, ``switch_prob`` optional; ``frame`` is ignored, the key frame is the clip's
+middle one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from avsal.models.backbones import Backbone
+from avsal.models.classifiers import (
+    AudioSwitchMixin,
+    AudioSwitchNet,
+    backbone_from_name,
+    check_audio,
+    check_clip,
+)
+from avsal.models.flows import AudioFlow, STAFusion, TemporalFlow, apply_audio_switch
+from avsal.models.registry import register_model
+
+
+class STAFixationNet(AudioSwitchMixin, nn.Module):
+    """STA fixation net: Eq. 5 fusion + 3-deconv decoder -> saliency [B, 1, H, W]."""
+
+    def __init__(
+        self,
+        *,
+        backbone: Backbone,
+        temporal_width: int = 32,
+        audio_widths: tuple[int, ...] = (32, 64, 128, 256),
+        fused_channels: int | None = None,
+        decoder_channels: tuple[int, int] = (256, 128),
+        audio_switch: AudioSwitchNet | None = None,
+    ) -> None:
+        super().__init__()
+        d = backbone.out_channels
+        self.backbone = backbone
+        self.temporal = TemporalFlow(out_channels=d, stride=backbone.stride, width=temporal_width)
+        self.audio_flow = AudioFlow(out_channels=d, widths=audio_widths)
+        self.fusion = STAFusion(channels=d, out_channels=fused_channels)
+        c1, c2 = decoder_channels
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(self.fusion.out_channels, c1, 4, stride=2, padding=1),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(c1, c2, 4, stride=2, padding=1),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(c2, 1, 4, stride=2, padding=1),
+        )
+        self.audio_switch = None
+        self.attach_audio_switch(audio_switch)
+
+    def forward_features(
+        self,
+        *,
+        frame: Tensor | None = None,
+        clip: Tensor | None = None,
+        audio: Tensor | None = None,
+        switch_prob: Tensor | None = None,
+    ) -> Tensor:
+        """Eq. 5 fused features [B, D', h, w]."""
+        clip = check_clip(clip, "STAFixationNet")
+        key = clip[:, :, clip.shape[2] // 2]  # [B, 3, H, W]
+        audio = check_audio(audio, clip.shape[0], "STAFixationNet")
+        s = self.backbone(key)  # [B, D, h, w]
+        t = self.temporal(clip, s.shape[-2:])  # [B, D, h, w]
+        p = self.resolve_switch_prob(key, audio, switch_prob, "STAFixationNet")
+        a = apply_audio_switch(self.audio_flow(audio), p)  # [B, D]
+        return self.fusion(s, t, a)
+
+    def decode(self, features: Tensor, out_size: tuple[int, int]) -> Tensor:
+        """features [B, D', h, w] -> logits [B, 1, *out_size] (three deconvs x2, then resize)."""
+        y = self.decoder(features)  # [B, 1, 8h, 8w]
+        if tuple(y.shape[-2:]) != tuple(out_size):
+            y = F.interpolate(y, size=out_size, mode="bilinear", align_corners=False)
+        return y
+
+    def forward_logits(self, **inputs: Tensor | None) -> Tensor:
+        """Logits [B, 1, H, W] at the clip's frame size (for ``sta_loss``)."""
+        clip = check_clip(inputs.get("clip"), "STAFixationNet")
+        return self.decode(self.forward_features(**inputs), tuple(clip.shape[-2:]))
+
+    def forward(self, **inputs: Tensor | None) -> Tensor:
+        """Fixation probabilities [B, 1, H, W] in (0, 1)."""
+        return torch.sigmoid(self.forward_logits(**inputs))
+
+
+def sta_loss(logits: Tensor, target: Tensor) -> Tensor:
+    """Eq. 6: mean binary cross entropy between Dec(STA) and the pseudo-GT, on logits.
+
+    logits [B, 1, H, W]; target [B, 1, H, W] or [B, H, W], values in [0, 1] (soft pseudo-GT).
+    """
+    if target.dim() == logits.dim() - 1 and logits.dim() == 4 and logits.shape[1] == 1:
+        target = target.unsqueeze(1)
+    if target.shape != logits.shape:
+        raise ValueError(
+            f"target shape {tuple(target.shape)} does not match logits {tuple(logits.shape)}"
+        )
+    if not bool(((target >= 0) & (target <= 1)).all()):
+        raise ValueError("pseudo-GT target values must lie in [0, 1]")
+    return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
+
+
+@register_model("sta")
+def build_sta(
+    *,
+    backbone: str | None,
+    num_classes: int | None = None,
+    pretrained: bool = False,
+    weights_path: str | None = None,
+    backbone_options: dict[str, Any] | None = None,
+    temporal_width: int = 32,
+    audio_widths: tuple[int, ...] = (32, 64, 128, 256),
+    fused_channels: int | None = None,
+    decoder_channels: tuple[int, int] = (256, 128),
+    audio_switch: AudioSwitchNet | None = None,
+) -> STAFixationNet:
+    if num_classes is not None:
+        raise ValueError("the STA fixation net predicts a map; it takes no num_classes")
+    return STAFixationNet(
+        backbone=backbone_from_name("sta", backbone, pretrained, weights_path, backbone_options),
+        temporal_width=temporal_width,
+        audio_widths=audio_widths,
+        fused_channels=fused_channels,
+        decoder_channels=decoder_channels,
+        audio_switch=audio_switch,
+    )

@@ -1,0 +1,516 @@
+"""The one training engine used for every net (classification nets with CE, STA with BCE).
+
+It knows nothing about the model kind: the caller gives a model, a map-style dataset and a
+`loss_fn(model, batch) -> (loss, metrics)`; everything else (device, bf16 autocast,
+channels_last, DataLoader workers, seeding, DDP, checkpoints, exact resume, NaN guard,
+progress, throughput) lives here once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from tqdm.auto import tqdm
+
+from avsal.training.checkpoint import (
+    LAST_CHECKPOINT,
+    load_checkpoint,
+    save_checkpoint,
+    save_state_dict,
+)
+from avsal.training.config import TRAJECTORY_FIELDS, TrainConfig
+from avsal.training.distributed import (
+    DistInfo,
+    all_reduce_mean_dict,
+    all_reduce_sum,
+    barrier,
+    detect_distributed,
+    init_distributed,
+)
+from avsal.training.runtime import (
+    autocast_context,
+    resolve_amp,
+    resolve_channels_last,
+    resolve_device,
+    to_device,
+)
+from avsal.training.seeding import (
+    TAG_EPOCH,
+    TAG_LOADER,
+    TAG_SAMPLER,
+    EpochSeededDataset,
+    EpochTaggedSampler,
+    capture_rng_state,
+    derive_seed,
+    restore_rng_state,
+    seed_everything,
+    worker_init_fn,
+)
+
+logger = logging.getLogger(__name__)
+
+LossOutput = tuple[torch.Tensor, Mapping[str, Any]] | torch.Tensor
+LossFn = Callable[[nn.Module, Any], LossOutput]
+EvalFn = Callable[[nn.Module, int], Mapping[str, float]]
+EpochCallback = Callable[[int, dict[str, float]], None]
+StepCallback = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a `fit` returns; `history` includes epochs restored from a checkpoint."""
+
+    history: list[dict[str, float]]  # one record per epoch: epoch, train/*, eval/*, lr, ...
+    final_metrics: dict[str, float]  # the last epoch's record ({} if no epoch ever ran)
+    wall_time_s: float  # whole fit() call, setup and checkpointing included
+    frames_per_s: float  # training throughput of this call, all ranks together
+    frames: int  # frames (see `frames_fn`) trained in this call, all ranks together
+    start_epoch: int  # 0, or the number of epochs restored from a checkpoint
+    epochs_completed: int  # epochs done in total after this call
+    world_size: int
+    device: str
+    checkpoint_path: str | None
+    final_weights_path: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def build_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+    """SGD with momentum (the paper's) or Adam/AdamW, over trainable parameters only."""
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters")
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            params,
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+            nesterov=config.nesterov,
+        )
+    if config.optimizer == "adam":
+        return torch.optim.Adam(
+            params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+        )
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(
+            params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+        )
+    raise ValueError(f"unknown optimizer {config.optimizer!r}")
+
+
+def batch_size_of(batch: Any) -> int:
+    """Leading dimension of the first tensor in a (nested) batch: the number of samples."""
+    if isinstance(batch, torch.Tensor):
+        if batch.dim() == 0:
+            raise TypeError("cannot count samples in a 0-d tensor batch")
+        return int(batch.shape[0])
+    values: Iterable[Any] = ()
+    if isinstance(batch, Mapping):
+        values = batch.values()
+    elif isinstance(batch, (list, tuple)):
+        values = batch
+    for value in values:
+        try:
+            return batch_size_of(value)
+        except TypeError:
+            continue
+    raise TypeError(f"no tensor found in batch of type {type(batch).__name__}")
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, torch.Tensor):
+        return float(value.detach().float().item())
+    return float(value)
+
+
+class Trainer:
+    """Trains `model` in place on `train_set` with `loss_fn`; see `fit`.
+
+    * `loss_fn(model, batch) -> (loss, metrics)`: `model` may be DDP-wrapped (call it, don't
+      read its attributes); `loss` is a scalar tensor averaged over the local batch (DDP then
+      averages gradients over ranks, giving the global-batch mean); metric values are floats or
+      0-d tensors, averaged over the epoch weighted by batch size.
+    * `eval_fn(model, epoch) -> metrics`: called on every rank each epoch with the unwrapped
+      model in eval mode under `torch.no_grad()`; its metrics are averaged over ranks.
+    * `on_epoch_end(epoch, record)` / `on_step_end(epoch, step, metrics)`: rank 0 only (logging
+      to MLflow, say). `on_epoch_end` runs after that epoch's checkpoint is on disk.
+    * `frames_fn(batch) -> int`: frames in a batch for the throughput figure (default: samples).
+    """
+
+    def __init__(
+        self,
+        *,
+        model: nn.Module,
+        train_set: Dataset,
+        loss_fn: LossFn,
+        config: TrainConfig,
+        eval_fn: EvalFn | None = None,
+        on_epoch_end: EpochCallback | None = None,
+        on_step_end: StepCallback | None = None,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
+        frames_fn: Callable[[Any], int] | None = None,
+        dist_info: DistInfo | None = None,
+    ) -> None:
+        self.model = model
+        self.train_set = train_set
+        self.loss_fn = loss_fn
+        self.config = config
+        self.eval_fn = eval_fn
+        self.on_epoch_end = on_epoch_end
+        self.on_step_end = on_step_end
+        self.collate_fn = collate_fn
+        self.frames_fn = frames_fn or batch_size_of
+        self.dist_info = dist_info
+
+    # ------------------------------------------------------------------ public
+    def fit(self) -> TrainResult:
+        """Run (or resume) training up to `config.epochs` epochs and return its metrics."""
+        cfg = self.config
+        info = self.dist_info or detect_distributed()
+        device = resolve_device(cfg.device, local_rank=info.local_rank)
+        if cfg.batch_size % info.world_size:
+            raise ValueError(
+                f"global batch_size {cfg.batch_size} is not divisible by world size "
+                f"{info.world_size}; each rank needs the same number of examples per step"
+            )
+        created_group = init_distributed(info, device)
+        try:
+            return self._fit(info, device)
+        finally:
+            if created_group and dist.is_initialized():
+                dist.destroy_process_group()
+
+    # ----------------------------------------------------------------- private
+    def _fit(self, info: DistInfo, device: torch.device) -> TrainResult:
+        cfg = self.config
+        t_start = time.perf_counter()
+        use_amp = resolve_amp(cfg.amp, device)
+        use_cl = resolve_channels_last(cfg.channels_last, device)
+        if cfg.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+        seed_everything(derive_seed(cfg.seed, TAG_EPOCH, 0, info.rank))
+
+        model = self.model.to(device)
+        if use_cl:
+            model = model.to(memory_format=torch.channels_last)
+        optimizer = build_optimizer(model.parameters(), cfg)
+
+        ckpt_path = cfg.checkpoint_dir / LAST_CHECKPOINT if cfg.checkpoint_dir else None
+        start_epoch, global_step, history = 0, 0, []
+        if ckpt_path is not None and cfg.resume and ckpt_path.exists():
+            start_epoch, global_step, history = self._restore(ckpt_path, model, optimizer)
+            if info.is_main:
+                logger.info("resumed from %s after epoch %d", ckpt_path, start_epoch)
+
+        train_model: nn.Module = model
+        if info.is_distributed:
+            train_model = DistributedDataParallel(
+                model,
+                device_ids=[device.index] if device.type == "cuda" else None,
+                find_unused_parameters=cfg.find_unused_parameters,
+            )
+
+        sampler_seed = derive_seed(cfg.seed, TAG_SAMPLER)
+        sampler = EpochTaggedSampler(
+            DistributedSampler(
+                self.train_set,
+                num_replicas=info.world_size,
+                rank=info.rank,
+                shuffle=cfg.shuffle,
+                seed=sampler_seed,
+                drop_last=cfg.drop_last,
+            )
+        )
+        loader_gen = torch.Generator()
+        loader = DataLoader(
+            EpochSeededDataset(self.train_set, seed=cfg.seed),
+            batch_size=cfg.batch_size // info.world_size,
+            sampler=sampler,
+            num_workers=cfg.num_workers,
+            pin_memory=cfg.pin_memory and device.type == "cuda",
+            drop_last=cfg.drop_last,
+            collate_fn=self.collate_fn,
+            worker_init_fn=worker_init_fn,
+            generator=loader_gen,
+            persistent_workers=cfg.num_workers > 0,
+        )
+        if start_epoch < cfg.epochs and len(loader) == 0:
+            raise ValueError(
+                f"no training batch: {len(self.train_set)} examples, batch_size "  # type: ignore[arg-type]
+                f"{cfg.batch_size}, drop_last={cfg.drop_last}"
+            )
+
+        frames_total, train_time = 0, 0.0
+        for epoch in range(start_epoch, cfg.epochs):
+            sampler.set_epoch(epoch)
+            # Worker base seeds (drawn from this generator at iterator creation) and all global
+            # RNG streams of the epoch depend on (seed, epoch, rank) only: resume-exact.
+            loader_gen.manual_seed(derive_seed(cfg.seed, TAG_LOADER, epoch, info.rank))
+            seed_everything(derive_seed(cfg.seed, TAG_EPOCH, epoch, info.rank))
+            record, frames, seconds, global_step = self._train_epoch(
+                epoch=epoch,
+                loader=loader,
+                model=model,
+                train_model=train_model,
+                optimizer=optimizer,
+                device=device,
+                use_amp=use_amp,
+                use_cl=use_cl,
+                info=info,
+                global_step=global_step,
+                ckpt_path=ckpt_path,
+                last_good_epoch=len(history),
+            )
+            frames_total += frames
+            train_time += seconds
+            if self.eval_fn is not None:
+                model.eval()
+                with torch.no_grad():
+                    eval_metrics = self.eval_fn(model, epoch)
+                model.train()
+                eval_metrics = all_reduce_mean_dict(eval_metrics, info, device)
+                record.update({f"eval/{k}": v for k, v in eval_metrics.items()})
+            history.append(record)
+
+            if ckpt_path is not None and info.is_main:
+                save_checkpoint(
+                    ckpt_path,
+                    {
+                        "epochs_done": epoch + 1,
+                        "global_step": global_step,
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "rng": capture_rng_state(),
+                        "sampler": {
+                            "seed": sampler_seed,
+                            "next_epoch": epoch + 1,
+                            # what DistributedSampler will shuffle with next epoch, for the record
+                            "generator_state": torch.Generator()
+                            .manual_seed(sampler_seed + epoch + 1)
+                            .get_state(),
+                        },
+                        "config": cfg.to_dict(),
+                        "history": history,
+                        "world_size": info.world_size,
+                    },
+                )
+            barrier(info)  # nobody races ahead of (or reads) a checkpoint still being written
+            if info.is_main:
+                logger.info(
+                    "epoch %d/%d: %s",
+                    epoch + 1,
+                    cfg.epochs,
+                    ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"),
+                )
+                if self.on_epoch_end is not None:
+                    self.on_epoch_end(epoch, dict(record))
+
+        final_path = None
+        if cfg.export_path is not None:
+            if info.is_main:
+                save_state_dict(cfg.export_path, model.state_dict())
+            barrier(info)
+            final_path = str(cfg.export_path)
+
+        return TrainResult(
+            history=[dict(r) for r in history],
+            final_metrics=dict(history[-1]) if history else {},
+            wall_time_s=time.perf_counter() - t_start,
+            frames_per_s=frames_total / train_time if train_time > 0 else 0.0,
+            frames=frames_total,
+            start_epoch=start_epoch,
+            epochs_completed=len(history),
+            world_size=info.world_size,
+            device=str(device),
+            checkpoint_path=str(ckpt_path) if ckpt_path is not None else None,
+            final_weights_path=final_path,
+        )
+
+    def _train_epoch(
+        self,
+        *,
+        epoch: int,
+        loader: DataLoader,
+        model: nn.Module,
+        train_model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        device: torch.device,
+        use_amp: bool,
+        use_cl: bool,
+        info: DistInfo,
+        global_step: int,
+        ckpt_path: Path | None,
+        last_good_epoch: int,
+    ) -> tuple[dict[str, float], int, float, int]:
+        """One pass over the data; returns (record, frames on all ranks, seconds, global step)."""
+        cfg = self.config
+        model.train()
+        loss_sum, n_samples, frames = 0.0, 0, 0
+        metric_sums: dict[str, float] = {}
+        metric_counts: dict[str, int] = {}
+        show_bar = cfg.progress and info.is_main and sys.stderr.isatty()
+        bar = tqdm(
+            total=len(loader),
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            disable=not show_bar,
+            leave=False,
+            dynamic_ncols=True,
+        )
+        t0 = time.perf_counter()
+        try:
+            for step, batch in enumerate(loader):
+                batch = to_device(batch, device, use_cl)
+                n = batch_size_of(batch)
+                optimizer.zero_grad(set_to_none=True)
+                with autocast_context(device, use_amp):
+                    out = self.loss_fn(train_model, batch)
+                loss, metrics = out if isinstance(out, tuple) else (out, {})
+                if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+                    raise TypeError("loss_fn must return a scalar loss tensor (and a metrics dict)")
+                loss_value = self._global_loss(loss, info, device)
+                if not math.isfinite(loss_value):
+                    raise FloatingPointError(
+                        f"non-finite training loss ({loss_value}) at epoch {epoch} (0-based), "
+                        f"step {step} (global step {global_step}); stopped before the optimizer "
+                        "step. "
+                        + (
+                            f"Last good checkpoint {ckpt_path} (after {last_good_epoch} epochs) "
+                            "is untouched."
+                            if ckpt_path is not None and last_good_epoch > 0
+                            else "No checkpoint was written."
+                        )
+                    )
+                loss.backward()
+                if cfg.grad_clip is not None:
+                    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                    if not torch.isfinite(norm):
+                        raise FloatingPointError(
+                            f"non-finite gradient norm ({float(norm)}) at epoch {epoch} "
+                            f"(0-based), step {step}; stopped before the optimizer step"
+                        )
+                optimizer.step()
+                global_step += 1
+
+                loss_sum += loss_value * n
+                n_samples += n
+                frames += int(self.frames_fn(batch))
+                step_metrics = {"train/loss": loss_value}
+                for key, value in metrics.items():
+                    v = _to_float(value)
+                    metric_sums[key] = metric_sums.get(key, 0.0) + v * n
+                    metric_counts[key] = metric_counts.get(key, 0) + n
+                    step_metrics[f"train/{key}"] = v
+                bar.update(1)
+                if info.is_main:
+                    if step % cfg.log_every == 0:
+                        bar.set_postfix(loss=f"{loss_value:.4g}")
+                        logger.debug("epoch %d step %d loss %.6g", epoch, step, loss_value)
+                    if self.on_step_end is not None:
+                        self.on_step_end(epoch, step, step_metrics)
+        finally:
+            bar.close()
+        seconds = time.perf_counter() - t0
+
+        # loss_value is already the all-rank mean of each step (see _global_loss); the loss_fn
+        # metrics are local, so their weighted sums are reduced here.
+        keys = sorted(metric_sums)
+        totals = torch.tensor(
+            [float(frames)] + [metric_sums[k] for k in keys] + [float(metric_counts[k]) for k in keys],
+            dtype=torch.float64,
+            device=device,
+        )
+        totals = all_reduce_sum(totals, info).tolist()
+        frames_all = int(totals[0])
+        sums, counts = totals[1 : 1 + len(keys)], totals[1 + len(keys) :]
+        record: dict[str, float] = {
+            "epoch": epoch,
+            "train/loss": loss_sum / max(n_samples, 1),
+        }
+        record.update({f"train/{k}": s / max(c, 1) for k, s, c in zip(keys, sums, counts)})
+        record["lr"] = float(optimizer.param_groups[0]["lr"])
+        record["epoch_time_s"] = seconds
+        record["frames_per_s"] = frames_all / seconds if seconds > 0 else 0.0
+        return record, frames_all, seconds, global_step
+
+    @staticmethod
+    def _global_loss(loss: torch.Tensor, info: DistInfo, device: torch.device) -> float:
+        """The step's loss averaged over ranks: every rank sees the same value, so a NaN on one
+        rank stops all of them together instead of leaving the others hung in an all_reduce."""
+        value = loss.detach().to(torch.float64)
+        if info.is_distributed:
+            value = value.reshape(1).to(device).clone()
+            dist.all_reduce(value, op=dist.ReduceOp.SUM)
+            value = value / info.world_size
+        return float(value.item())
+
+    def _restore(
+        self, path: Path, model: nn.Module, optimizer: torch.optim.Optimizer
+    ) -> tuple[int, int, list[dict[str, float]]]:
+        """Load model/optimizer/RNG state from a checkpoint written by an earlier `fit`."""
+        ckpt = load_checkpoint(path, map_location="cpu")
+        saved = ckpt["config"]
+        current = self.config.to_dict()
+        changed = [
+            f"{k}: {saved.get(k)!r} -> {current[k]!r}"
+            for k in TRAJECTORY_FIELDS
+            if _normalise(saved.get(k)) != _normalise(current[k])
+        ]
+        if changed:
+            raise ValueError(
+                f"cannot resume from {path}: it was written with different settings "
+                f"({'; '.join(changed)}). Use another checkpoint_dir or resume=False."
+            )
+        try:
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise ValueError(f"checkpoint {path} does not match this model/optimizer: {exc}") from exc
+        restore_rng_state(ckpt["rng"])
+        return int(ckpt["epochs_done"]), int(ckpt["global_step"]), list(ckpt["history"])
+
+
+def _normalise(value: Any) -> Any:
+    """Compare tuples and lists alike (configs round-trip through plain containers)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def train(
+    *,
+    model: nn.Module,
+    train_set: Dataset,
+    loss_fn: LossFn,
+    config: TrainConfig,
+    eval_fn: EvalFn | None = None,
+    on_epoch_end: EpochCallback | None = None,
+    on_step_end: StepCallback | None = None,
+    collate_fn: Callable[[list[Any]], Any] | None = None,
+    frames_fn: Callable[[Any], int] | None = None,
+) -> TrainResult:
+    """Functional shortcut for `Trainer(...).fit()`."""
+    return Trainer(
+        model=model,
+        train_set=train_set,
+        loss_fn=loss_fn,
+        config=config,
+        eval_fn=eval_fn,
+        on_epoch_end=on_epoch_end,
+        on_step_end=on_step_end,
+        collate_fn=collate_fn,
+        frames_fn=frames_fn,
+    ).fit()

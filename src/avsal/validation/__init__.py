@@ -1,0 +1,1 @@
+"""Data validation with great-expectations (the only package that imports it)."""

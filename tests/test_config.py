@@ -1,0 +1,71 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from avsal.config import Config, ConfigError, load_config
+
+
+def _write(tmp_path: Path, mutate) -> Path:
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    mutate(raw)
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump(raw))
+    return p
+
+
+def test_params_yaml_loads_frozen_and_typed(cfg):
+    assert isinstance(cfg, Config)
+    assert cfg.synth.categories == cfg.ave.categories
+    assert "Violin, fiddle" in cfg.ave.categories  # a comma inside a category name survives
+    assert isinstance(cfg.synth.fps, float) and isinstance(cfg.synth.clip_seconds, int)
+    with pytest.raises(AttributeError):
+        cfg.project.seed = 3  # frozen
+
+
+def test_unknown_key_names_key_and_file(tmp_path):
+    p = _write(tmp_path, lambda r: r["synth"].__setitem__("clip_secnds", 3))
+    with pytest.raises(ConfigError, match=r"params\.yaml.*synth\.clip_secnds"):
+        load_config(p)
+
+
+def test_unknown_top_level_section(tmp_path):
+    p = _write(tmp_path, lambda r: r.__setitem__("trainng", {}))
+    with pytest.raises(ConfigError, match="trainng"):
+        load_config(p)
+
+
+def test_missing_key_is_an_error(tmp_path):
+    p = _write(tmp_path, lambda r: r["paths"].pop("ave_root"))
+    with pytest.raises(ConfigError, match=r"missing key 'paths\.ave_root'"):
+        load_config(p)
+
+
+def test_wrong_type_is_an_error(tmp_path):
+    p = _write(tmp_path, lambda r: r["synth"].__setitem__("clips_per_category", "ten"))
+    with pytest.raises(ConfigError, match="'synth.clips_per_category' must be an integer"):
+        load_config(p)
+
+
+def test_nested_set_spec_is_checked(tmp_path):
+    p = _write(tmp_path, lambda r: r["synth"]["fixation_sets"]["AVAD"].__setitem__("observerz", 3))
+    with pytest.raises(ConfigError, match="observerz"):
+        load_config(p)
+
+
+def test_unknown_fixation_set(tmp_path):
+    p = _write(tmp_path, lambda r: r["datasets"].__setitem__("fixation_sets", ["AVAD", "MIT1003"]))
+    with pytest.raises(ConfigError, match="MIT1003"):
+        load_config(p)
+
+
+def test_overrides(tmp_path):
+    p = _write(tmp_path, lambda r: None)
+    assert load_config(p, {"synth.seed": 7}).synth.seed == 7
+    with pytest.raises(ConfigError, match="unknown key 'sed'"):
+        load_config(p, {"synth.sed": 7})
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
