@@ -4,7 +4,6 @@ import json
 import sys
 
 from _common import stage_args
-
 from avsal.stages.validate_raw import ValidationFailed, run
 
 if __name__ == "__main__":

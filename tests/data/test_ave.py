@@ -5,7 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from avsal.data.ave import AVE_CATEGORIES, AnnotationError, AVEDataset, ParseReport, parse_annotations
+from avsal.data.ave import (
+    AVE_CATEGORIES,
+    AnnotationError,
+    AVEDataset,
+    ParseReport,
+    parse_annotations,
+)
 from avsal.data.video import DecodeError, MissingAudioError, decode_clip, probe
 
 

@@ -40,8 +40,8 @@ import scipy.io
 from tqdm import tqdm
 
 from avsal.config import FIXATION_SETS, SynthConfig
-from avsal.data.ave import AVE_CATEGORIES, HEADER
 from avsal.data.audio import wav_bytes
+from avsal.data.ave import AVE_CATEGORIES, HEADER
 
 __all__ = ["CategoryLook", "category_look", "generate_world", "write_mp4", "mat_bytes", "SynthResult"]
 
@@ -302,7 +302,7 @@ def _ave_clip(
     frames = np.stack([render_frame(k / cfg.fps, bg, pan, objects, H, W) for k in range(n_frames)])
     ta = np.arange(D * cfg.audio_rate) / cfg.audio_rate
     audio = rng.normal(0, 0.01, size=ta.shape)
-    for obj, (cat, s, e) in zip([o for o in objects if o.look], segments):
+    for obj, (_cat, s, e) in zip([o for o in objects if o.look], segments):
         sound_look = category_look(off_tag) if off_tag else obj.look
         on = (ta >= s) & (ta < e)
         audio[on] += signature(sound_look, ta[on], obj.phase)
@@ -323,7 +323,7 @@ def _write_ave(cfg: SynthConfig, root: Path, res: SynthResult) -> None:
             u = (j + 0.5) / cfg.clips_per_category
             split = "train" if u < n_tr else ("val" if u < n_tr + n_va else "test")
             plan.append(([cat], split))
-    for j in range(cfg.two_label_clips):
+    for _ in range(cfg.two_label_clips):
         a, b = rng_master.choice(len(cfg.categories), size=2, replace=False)
         plan.append(([cfg.categories[a], cfg.categories[b]], "train"))
     manifest = {}

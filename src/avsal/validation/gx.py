@@ -65,8 +65,6 @@ def run_suite(name: str, df: pd.DataFrame, checks: list[Check]) -> SuiteResult:
     """Validate ``df`` (which must have a ``where`` column) against ``checks``."""
     import great_expectations as gx
 
-    if "where" not in df.columns:
-        raise ValueError(f"suite {name}: records need a 'where' column")
     if df.empty:
         return SuiteResult(
             suite=name,
@@ -74,6 +72,8 @@ def run_suite(name: str, df: pd.DataFrame, checks: list[Check]) -> SuiteResult:
             n_records=0,
             failures=[{"why": "no records to validate", "expectation": "non-empty", "unexpected_count": 1, "where": ["<none>"], "unexpected": []}],
         )
+    if "where" not in df.columns:
+        raise ValueError(f"suite {name}: records need a 'where' column")
     ctx = _context()
     df = df.reset_index(drop=True)
     uid = f"{name}-{id(df)}"
