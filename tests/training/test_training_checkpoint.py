@@ -36,7 +36,9 @@ def _fit(tmp: Path, epochs: int) -> torch.nn.Module:
         model=model,
         train_set=ToyDataset(16),
         loss_fn=ce_loss,
-        config=TrainConfig(epochs=epochs, batch_size=8, lr=0.1, checkpoint_dir=tmp, progress=False),
+        config=TrainConfig(
+            epochs=epochs, batch_size=8, lr=0.1, checkpoint_dir=tmp, progress=False, device="cpu"
+        ),
     ).fit()
     return model
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import multiprocessing
 import os
 import random
 from pathlib import Path
@@ -35,14 +36,17 @@ from avsal.training import (
 def _run(config: TrainConfig, *, n: int = 32, dropout: float = 0.0, augment: bool = False, **kw):
     model = make_model(dropout=dropout)
     result = train(
-        model=model, train_set=ToyDataset(n, augment=augment), loss_fn=kw.pop("loss_fn", ce_loss),
-        config=config, **kw,
+        model=model,
+        train_set=ToyDataset(n, augment=augment),
+        loss_fn=kw.pop("loss_fn", ce_loss),
+        config=config,
+        **kw,
     )
     return model, result
 
 
 def _cfg(**overrides) -> TrainConfig:
-    base = dict(epochs=2, batch_size=8, lr=0.05, progress=False)
+    base = dict(epochs=2, batch_size=8, lr=0.05, progress=False, device="cpu")
     base.update(overrides)
     return TrainConfig(**base)
 
@@ -101,7 +105,10 @@ def test_bf16_and_channels_last_are_refused_on_cpu():
 def test_global_batch_must_split_evenly_over_ranks():
     with pytest.raises(ValueError, match="not divisible by world size 3"):
         Trainer(
-            model=make_model(), train_set=ToyDataset(16), loss_fn=ce_loss, config=_cfg(),
+            model=make_model(),
+            train_set=ToyDataset(16),
+            loss_fn=ce_loss,
+            config=_cfg(),
             dist_info=DistInfo(world_size=3, rank=0, local_rank=0),
         ).fit()
 
@@ -139,11 +146,17 @@ def _manual_reference(optimizer: str, grad_clip: float | None, **opt_kw) -> dict
 )
 def test_engine_equals_hand_written_loop(optimizer, grad_clip, opt_kw, tmp_path):
     cfg = _cfg(
-        optimizer=optimizer, grad_clip=grad_clip, shuffle=False, checkpoint_dir=tmp_path,
-        weight_decay=opt_kw.get("weight_decay", 0.0), betas=opt_kw.get("betas", (0.9, 0.999)),
+        optimizer=optimizer,
+        grad_clip=grad_clip,
+        shuffle=False,
+        checkpoint_dir=tmp_path,
+        weight_decay=opt_kw.get("weight_decay", 0.0),
+        betas=opt_kw.get("betas", (0.9, 0.999)),
     )
     model, _ = _run(cfg)
-    assert max_abs_diff(clone_state(model), _manual_reference(optimizer, grad_clip, **opt_kw)) < 1e-6
+    assert (
+        max_abs_diff(clone_state(model), _manual_reference(optimizer, grad_clip, **opt_kw)) < 1e-6
+    )
     state = load_checkpoint(tmp_path / "last.pt")["optimizer"]["state"]
     expected_key = "momentum_buffer" if optimizer == "sgd" else "exp_avg_sq"
     assert all(expected_key in s for s in state.values())
@@ -190,7 +203,7 @@ def test_callbacks_that_draw_random_numbers_do_not_change_training():
 
     def greedy(*_args) -> dict:
         torch.rand(3)
-        np.random.rand(3)
+        np.random.rand(3)  # noqa: NPY002
         random.random()
         return {}
 
@@ -199,6 +212,19 @@ def test_callbacks_that_draw_random_numbers_do_not_change_training():
         _cfg(epochs=3, seed=4), dropout=0.3, augment=True, eval_fn=greedy, on_epoch_end=greedy
     )
     assert states_equal(clone_state(plain), clone_state(noisy))
+
+
+def test_workers_are_stopped_when_training_fails():
+    class Boom(Exception):
+        pass
+
+    def boom(epoch, step, metrics):
+        raise Boom
+
+    with pytest.raises(Boom) as excinfo:  # the traceback keeps the engine's frames alive
+        _run(_cfg(num_workers=2), on_step_end=boom)
+    assert excinfo.value is not None
+    assert multiprocessing.active_children() == []
 
 
 # --------------------------------------------------------------------------- NaN guard
@@ -220,8 +246,11 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, bad):
     model = make_model()
     with pytest.raises(FloatingPointError, match=r"epoch 1 .*step 2") as err:
         Trainer(
-            model=model, train_set=ToyDataset(32), loss_fn=poisoned,
-            config=_cfg(epochs=3, shuffle=False, checkpoint_dir=tmp_path), on_epoch_end=remember,
+            model=model,
+            train_set=ToyDataset(32),
+            loss_fn=poisoned,
+            config=_cfg(epochs=3, shuffle=False, checkpoint_dir=tmp_path),
+            on_epoch_end=remember,
         ).fit()
     assert "last.pt" in str(err.value)
     ckpt = load_checkpoint(tmp_path / "last.pt")
@@ -249,12 +278,27 @@ def test_returned_metrics_history_callbacks_and_export(tmp_path):
     )
     out = result.to_dict()
     assert set(out) == {
-        "history", "final_metrics", "wall_time_s", "frames_per_s", "frames", "start_epoch",
-        "epochs_completed", "world_size", "device", "checkpoint_path", "final_weights_path",
+        "history",
+        "final_metrics",
+        "wall_time_s",
+        "frames_per_s",
+        "frames",
+        "start_epoch",
+        "epochs_completed",
+        "world_size",
+        "device",
+        "checkpoint_path",
+        "final_weights_path",
     }
     assert len(result.history) == 3 and result.final_metrics == result.history[-1]
     assert set(result.history[0]) == {
-        "epoch", "train/loss", "train/acc", "eval/score", "lr", "epoch_time_s", "frames_per_s",
+        "epoch",
+        "train/loss",
+        "train/acc",
+        "eval/score",
+        "lr",
+        "epoch_time_s",
+        "frames_per_s",
     }
     assert [r["eval/score"] for r in result.history] == [0.5, 1.5, 2.5]
     assert eval_calls == [(False, False)] * 3  # eval mode, no grad
@@ -276,9 +320,14 @@ class _FakeTTY(io.StringIO):
         return True
 
 
-@pytest.mark.parametrize(("progress", "tty", "expect_bar"), [
-    (True, True, True), (False, True, False), (True, False, False),
-])
+@pytest.mark.parametrize(
+    ("progress", "tty", "expect_bar"),
+    [
+        (True, True, True),
+        (False, True, False),
+        (True, False, False),
+    ],
+)
 def test_progress_bar_only_when_asked_and_on_a_tty(monkeypatch, progress, tty, expect_bar):
     stream = _FakeTTY() if tty else io.StringIO()
     monkeypatch.setattr("sys.stderr", stream)

@@ -18,7 +18,9 @@ class Interrupted(Exception):
 def _config(tmp: Path, **overrides) -> TrainConfig:
     # Dropout, augmentation, shuffling and momentum all carry state across steps: a resume that
     # forgot any RNG stream, the data order or the optimizer state would end elsewhere.
-    base = dict(epochs=3, batch_size=8, lr=0.05, seed=11, checkpoint_dir=tmp, progress=False)
+    base = dict(
+        epochs=3, batch_size=8, lr=0.05, seed=11, checkpoint_dir=tmp, progress=False, device="cpu"
+    )
     base.update(overrides)
     return TrainConfig(**base)
 

@@ -23,8 +23,8 @@ from avsal.training.checkpoint import (
 from avsal.training.config import TrainConfig
 from avsal.training.distributed import DistInfo, detect_distributed
 from avsal.training.engine import (
-    TrainResult,
     Trainer,
+    TrainResult,
     batch_size_of,
     build_optimizer,
     train,

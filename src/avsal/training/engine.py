@@ -23,7 +23,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from avsal.training.checkpoint import (
     LAST_CHECKPOINT,
@@ -257,69 +257,72 @@ class Trainer:
             )
 
         frames_total, train_time = 0, 0.0
-        for epoch in range(start_epoch, cfg.epochs):
-            sampler.set_epoch(epoch)
-            # Worker base seeds (drawn from this generator at iterator creation) and all global
-            # RNG streams of the epoch depend on (seed, epoch, rank) only: resume-exact.
-            loader_gen.manual_seed(derive_seed(cfg.seed, TAG_LOADER, epoch, info.rank))
-            seed_everything(derive_seed(cfg.seed, TAG_EPOCH, epoch, info.rank))
-            record, frames, seconds, global_step = self._train_epoch(
-                epoch=epoch,
-                loader=loader,
-                model=model,
-                train_model=train_model,
-                optimizer=optimizer,
-                device=device,
-                use_amp=use_amp,
-                use_cl=use_cl,
-                info=info,
-                global_step=global_step,
-                ckpt_path=ckpt_path,
-                last_good_epoch=len(history),
-            )
-            frames_total += frames
-            train_time += seconds
-            if self.eval_fn is not None:
-                model.eval()
-                with torch.no_grad():
-                    eval_metrics = self.eval_fn(model, epoch)
-                model.train()
-                eval_metrics = all_reduce_mean_dict(eval_metrics, info, device)
-                record.update({f"eval/{k}": v for k, v in eval_metrics.items()})
-            history.append(record)
+        try:
+            for epoch in range(start_epoch, cfg.epochs):
+                sampler.set_epoch(epoch)
+                # Worker base seeds (drawn from this generator at iterator creation) and all global
+                # RNG streams of the epoch depend on (seed, epoch, rank) only: resume-exact.
+                loader_gen.manual_seed(derive_seed(cfg.seed, TAG_LOADER, epoch, info.rank))
+                seed_everything(derive_seed(cfg.seed, TAG_EPOCH, epoch, info.rank))
+                record, frames, seconds, global_step = self._train_epoch(
+                    epoch=epoch,
+                    loader=loader,
+                    model=model,
+                    train_model=train_model,
+                    optimizer=optimizer,
+                    device=device,
+                    use_amp=use_amp,
+                    use_cl=use_cl,
+                    info=info,
+                    global_step=global_step,
+                    ckpt_path=ckpt_path,
+                    last_good_epoch=len(history),
+                )
+                frames_total += frames
+                train_time += seconds
+                if self.eval_fn is not None:
+                    train_model.eval()
+                    with torch.no_grad():
+                        eval_metrics = self.eval_fn(model, epoch)
+                    train_model.train()
+                    eval_metrics = all_reduce_mean_dict(eval_metrics, info, device)
+                    record.update({f"eval/{k}": v for k, v in eval_metrics.items()})
+                history.append(record)
 
-            if ckpt_path is not None and info.is_main:
-                save_checkpoint(
-                    ckpt_path,
-                    {
-                        "epochs_done": epoch + 1,
-                        "global_step": global_step,
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "rng": capture_rng_state(),
-                        "sampler": {
-                            "seed": sampler_seed,
-                            "next_epoch": epoch + 1,
-                            # what DistributedSampler will shuffle with next epoch, for the record
-                            "generator_state": torch.Generator()
-                            .manual_seed(sampler_seed + epoch + 1)
-                            .get_state(),
+                if ckpt_path is not None and info.is_main:
+                    save_checkpoint(
+                        ckpt_path,
+                        {
+                            "epochs_done": epoch + 1,
+                            "global_step": global_step,
+                            "model": model.state_dict(),
+                            "optimizer": optimizer.state_dict(),
+                            "rng": capture_rng_state(),
+                            "sampler": {
+                                "seed": sampler_seed,
+                                "next_epoch": epoch + 1,
+                                # what DistributedSampler will shuffle with next epoch, for the record
+                                "generator_state": torch.Generator()
+                                .manual_seed(sampler_seed + epoch + 1)
+                                .get_state(),
+                            },
+                            "config": cfg.to_dict(),
+                            "history": history,
+                            "world_size": info.world_size,
                         },
-                        "config": cfg.to_dict(),
-                        "history": history,
-                        "world_size": info.world_size,
-                    },
-                )
-            barrier(info)  # nobody races ahead of (or reads) a checkpoint still being written
-            if info.is_main:
-                logger.info(
-                    "epoch %d/%d: %s",
-                    epoch + 1,
-                    cfg.epochs,
-                    ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"),
-                )
-                if self.on_epoch_end is not None:
-                    self.on_epoch_end(epoch, dict(record))
+                    )
+                barrier(info)  # nobody races ahead of (or reads) a checkpoint still being written
+                if info.is_main:
+                    logger.info(
+                        "epoch %d/%d: %s",
+                        epoch + 1,
+                        cfg.epochs,
+                        ", ".join(f"{k}={v:.4g}" for k, v in record.items() if k != "epoch"),
+                    )
+                    if self.on_epoch_end is not None:
+                        self.on_epoch_end(epoch, dict(record))
+        finally:
+            _stop_workers(loader)  # don't leave persistent workers behind on errors
 
         final_path = None
         if cfg.export_path is not None:
@@ -360,7 +363,7 @@ class Trainer:
     ) -> tuple[dict[str, float], int, float, int]:
         """One pass over the data; returns (record, frames on all ranks, seconds, global step)."""
         cfg = self.config
-        model.train()
+        train_model.train()  # DDP.train() also sets the wrapped module
         loss_sum, n_samples, frames = 0.0, 0, 0
         metric_sums: dict[str, float] = {}
         metric_counts: dict[str, int] = {}
@@ -431,7 +434,9 @@ class Trainer:
         # metrics are local, so their weighted sums are reduced here.
         keys = sorted(metric_sums)
         totals = torch.tensor(
-            [float(frames)] + [metric_sums[k] for k in keys] + [float(metric_counts[k]) for k in keys],
+            [float(frames)]
+            + [metric_sums[k] for k in keys]
+            + [float(metric_counts[k]) for k in keys],
             dtype=torch.float64,
             device=device,
         )
@@ -480,9 +485,21 @@ class Trainer:
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])
         except (RuntimeError, ValueError, KeyError) as exc:
-            raise ValueError(f"checkpoint {path} does not match this model/optimizer: {exc}") from exc
+            raise ValueError(
+                f"checkpoint {path} does not match this model/optimizer: {exc}"
+            ) from exc
         restore_rng_state(ckpt["rng"])
         return int(ckpt["epochs_done"]), int(ckpt["global_step"]), list(ckpt["history"])
+
+
+def _stop_workers(loader: DataLoader) -> None:
+    """Shut persistent workers down now: a raised error's traceback keeps the loader alive, and
+    a long-lived process (an Optuna study, say) would otherwise collect idle worker processes."""
+    iterator = getattr(loader, "_iterator", None)
+    shutdown = getattr(iterator, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
+    loader._iterator = None  # type: ignore[attr-defined]
 
 
 def _normalise(value: Any) -> Any:

@@ -48,7 +48,9 @@ def resolve_channels_last(channels_last: AutoBool, device: torch.device) -> bool
     return bool(channels_last)
 
 
-def autocast_context(device: torch.device | str, enabled: bool) -> contextlib.AbstractContextManager:
+def autocast_context(
+    device: torch.device | str, enabled: bool
+) -> contextlib.AbstractContextManager:
     """bf16 autocast on `device` when enabled, else a no-op; bf16 needs no GradScaler."""
     device = torch.device(device)
     if not enabled:

@@ -9,6 +9,9 @@ independent of `num_workers`. Instead we derive:
 * the global RNGs of each training epoch from (seed, epoch, rank);
 * the RNGs seen by `dataset[i]` (augmentations) from (seed, epoch, i), whichever process or
   worker loads the item.
+
+numpy's legacy global RNG (`np.random.seed` & co., flagged by ruff's NPY002) is used on purpose:
+it is the stream that datasets and augmentations draw from, so it is what must be seeded.
 """
 
 from __future__ import annotations
@@ -31,34 +34,37 @@ TAG_LOADER = 4
 
 def derive_seed(*keys: int) -> int:
     """A 63-bit seed from non-negative integer keys (SeedSequence mixing, so (s, e) and
-    (s + 1, e - 1) give unrelated streams, unlike `seed + epoch`)."""
-    state = np.random.SeedSequence([int(k) for k in keys]).generate_state(1, dtype=np.uint64)
+    (s + 1, e - 1) give unrelated streams, unlike `seed + epoch`). The key count is mixed in
+    too, since SeedSequence alone treats (s, e) and (s, e, 0) alike."""
+    entropy = [len(keys), *(int(k) for k in keys)]
+    state = np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)
     return int(state[0]) >> 1
 
 
 def seed_everything(seed: int) -> None:
     """Seed python `random`, numpy's global RNG and torch (CPU and every CUDA device)."""
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002
     torch.manual_seed(seed)
 
 
 def worker_init_fn(worker_id: int) -> None:
     """Seed a DataLoader worker's python/numpy RNGs from the torch seed the loader gave it.
 
-    The loader already seeds torch in each worker with `base_seed + worker_id` (base_seed drawn
-    from our seeded loader generator); numpy and python would otherwise inherit the parent's
-    state (fork) and every worker would draw the same numbers.
+    The loader seeds torch in each worker with `base_seed + worker_id`, base_seed drawn from our
+    (seed, epoch)-seeded loader generator. Recent torch also seeds python/numpy in workers by an
+    internal recipe; we re-derive both from the documented torch seed so that a worker's
+    streams are pinned down by our seeds alone, not by torch internals or a forked parent state.
     """
     del worker_id  # already folded into torch.initial_seed()
     seed = torch.initial_seed()
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002
 
 
 def capture_rng_state() -> dict[str, Any]:
     """Global RNG states as tensors / plain python values (loadable with `weights_only=True`)."""
-    _, key, pos, has_gauss, gauss = np.random.get_state(legacy=True)
+    _, key, pos, has_gauss, gauss = np.random.get_state(legacy=True)  # noqa: NPY002
     cuda = None
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         cuda = torch.cuda.get_rng_state_all()
@@ -80,7 +86,7 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     py_version, py_internal, py_gauss = state["python"]
     random.setstate((py_version, tuple(py_internal), py_gauss))
     nps = state["numpy"]
-    np.random.set_state(
+    np.random.set_state(  # noqa: NPY002
         (
             "MT19937",
             nps["key"].numpy().astype(np.uint32),
@@ -99,13 +105,13 @@ def restore_rng_state(state: dict[str, Any]) -> None:
 def _preserved_cpu_rngs() -> Iterator[None]:
     """Run a block without disturbing python/numpy/torch-CPU global RNG streams."""
     py = random.getstate()
-    npy = np.random.get_state()
+    npy = np.random.get_state()  # noqa: NPY002
     th = torch.get_rng_state()
     try:
         yield
     finally:
         random.setstate(py)
-        np.random.set_state(npy)
+        np.random.set_state(npy)  # noqa: NPY002
         torch.set_rng_state(th)
 
 
@@ -145,7 +151,7 @@ class EpochSeededDataset(Dataset):
 def seed_everything_cpu(seed: int) -> None:
     """Like `seed_everything` but leaves CUDA generators alone (cheap enough to call per item)."""
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002
     torch.default_generator.manual_seed(seed)
 
 
