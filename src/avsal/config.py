@@ -26,6 +26,7 @@ __all__ = [
     "FixationSetSynth",
     "AVEConfig",
     "DatasetsConfig",
+    "PrepareConfig",
     "ValidationConfig",
     "load_config",
     "from_dict",
@@ -105,11 +106,20 @@ class SynthConfig:
 
 @dataclass(frozen=True)
 class AVEConfig:
-    """How AVE clips are decoded for training (the profile's fps and sizes)."""
+    """The training categories; label indices follow this declared order."""
 
     categories: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """How clips are decoded once into the cache (the profile's fps and frame size)."""
+
     fps: float
-    audio_rate: int
+    size: tuple[int, int]  # [H, W] of cached frames; nets resize/crop from here
+    audio_variant: Literal["paper", "official"]  # 1 s log-mel (paper) | 0.5 s 257x48 (released code)
+    shard_clips: int
+    workers: int
 
 
 @dataclass(frozen=True)
@@ -130,18 +140,106 @@ class ValidationConfig:
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    """The visual backbone shared by every net, and the temporal window of ST / STA."""
+
+    backbone: str  # vgg16 (paper) | resnext101_32x8d (released code) | resnet18 | tiny
+    pretrained: bool  # torchvision ImageNet weights (needs network) unless weights_path is set
+    weights_path: str | None  # a local state_dict file for the backbone
+    clip_frames: int  # neighbouring frames the 3D convolution sees (odd)
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Optimisation of one net (the paper: SGD, lr 1e-3)."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    optimizer: Literal["sgd", "adam", "adamw"]
+    momentum: float
+    weight_decay: float
+
+
+@dataclass(frozen=True)
+class ClsStageConfig:
+    """One SCAM stage (coarse or fine): the input size and how S, ST and SA are trained."""
+
+    input_size: tuple[int, int]
+    train: TrainSpec
+
+
+@dataclass(frozen=True)
+class TaggerConfig:
+    """Where audio-switch labels come from (Sec. 3.7)."""
+
+    source: Literal["trained", "file"]  # trained: audio-only net on AVE tags | file: external predictions
+    predictions_file: str | None  # CSV video_id,second,label (e.g. from VGGSound) when source=file
+    folds: int  # trained tagger: out-of-fold predictions, so no clip is tagged by a net that saw it
+    train: TrainSpec
+
+
+@dataclass(frozen=True)
+class SwitchConfig:
+    enabled: bool  # False: phi(A) = A in SA and STA (the ablation without the audio switch)
+    train: TrainSpec
+
+
+@dataclass(frozen=True)
+class ScamConfig:
+    rule: Literal["paper", "official", "average"]  # Eq. 2+3 | released code (no Eq. 3) | SCAM_avg
+    lam: float  # lambda of Eq. 2
+    crop_k: float  # coarse map binarised at crop_k x mean for the crop box (paper: 2)
+    temporal_postprocess: bool  # released code: window average then zero below post_mult x mean
+    post_window: int
+    post_mult: float
+
+
+@dataclass(frozen=True)
+class STAConfig:
+    input_size: tuple[int, int]
+    audio_switch: bool
+    train: TrainSpec
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    device: str  # auto | cpu | cuda
+    num_workers: int  # DataLoader workers
+    infer_batch_size: int
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    blur_sigma: float  # px at GT resolution (STAViS protocol: 2)
+    s_auc_splits: int
+    s_auc_step: float
+    seed: int
+
+
+@dataclass(frozen=True)
 class Config:
     project: ProjectConfig
     paths: PathsConfig
     synth: SynthConfig
     ave: AVEConfig
+    prepare: PrepareConfig
     datasets: DatasetsConfig
     validation: ValidationConfig
-    source: str = field(default="<dict>", compare=False)
+    model: ModelConfig
+    coarse: ClsStageConfig
+    fine: ClsStageConfig
+    tagger: TaggerConfig
+    audio_switch: SwitchConfig
+    scam: ScamConfig
+    sta: STAConfig
+    runtime: RuntimeConfig
+    evaluate: EvaluateConfig
+    params_file: str = field(default="<dict>", compare=False, metadata={"internal": True})
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
-        out.pop("source", None)
+        out.pop("params_file", None)
         return out
 
 
@@ -216,7 +314,7 @@ def _convert(value: Any, tp: Any, where: str, source: str) -> Any:
 def from_dict(cls: type, data: dict[str, Any], *, where: str = "", source: str = "<dict>") -> Any:
     """Build dataclass ``cls`` from ``data``; unknown or missing keys raise ConfigError."""
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name != "source"}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")}
     prefix = f"{where}." if where else ""
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -257,14 +355,14 @@ def load_config(path: str | Path = "params.yaml", overrides: dict[str, Any] | No
             raise ConfigError(f"{path}: override '{dotted}': unknown key '{leaf}'")
         node[leaf] = value
     cfg = from_dict(Config, raw, source=str(path))
-    cfg = dataclasses.replace(cfg, source=str(path))
+    cfg = dataclasses.replace(cfg, params_file=str(path))
     _check(cfg)
     return cfg
 
 
 def _check(cfg: Config) -> None:
     """Cross-field rules that types alone cannot express."""
-    src = cfg.source
+    src = cfg.params_file
     for field_name, names in (("synth.fixation_sets", cfg.synth.fixation_sets), ("datasets.fixation_sets", cfg.datasets.fixation_sets)):
         bad = sorted(set(names) - set(FIXATION_SETS))
         if bad:
@@ -274,6 +372,12 @@ def _check(cfg: Config) -> None:
         raise ConfigError(f"{src}: synth.unseen_categories overlap synth.categories: {sorted(overlap)}")
     if abs(sum(cfg.synth.split_fractions) - 1.0) > 1e-6:
         raise ConfigError(f"{src}: synth.split_fractions must sum to 1, got {cfg.synth.split_fractions}")
+    if cfg.model.clip_frames < 1 or cfg.model.clip_frames % 2 == 0:
+        raise ConfigError(f"{src}: model.clip_frames must be odd and >= 1, got {cfg.model.clip_frames}")
+    if cfg.tagger.source == "file" and not cfg.tagger.predictions_file:
+        raise ConfigError(f"{src}: tagger.source is 'file' but tagger.predictions_file is empty")
+    if cfg.tagger.folds < 2:
+        raise ConfigError(f"{src}: tagger.folds must be >= 2 (out-of-fold predictions)")
     lo, hi = cfg.synth.distractors
     if not 0 <= lo <= hi:
         raise ConfigError(f"{src}: synth.distractors must be [min, max] with 0 <= min <= max")

@@ -1,0 +1,196 @@
+"""The decode-once cache: sharded, memory-mappable arrays of frames and audio features.
+
+Layout of a prepared set (``artifacts/prepared/<name>/``)::
+
+    shard_00000/frames.npy   uint8   [N, H, W, 3]   frames at the profile's fps and size
+    shard_00000/audio.npy    float16 [N, 1, F, Ta]  log spectrogram of the audio around each frame
+    shard_00000/meta.json    the clips of the shard (id, offset, length, times, labels) + fingerprint
+    index.json               every clip in order: shard, offset, n_frames, times, labels, split
+
+Why shards: the real AVE is about 1.2 M frames at native rate; one array would be rewritten
+whole after any interruption.  A shard is written to ``.tmp`` and renamed, so each shard is
+either complete or absent, and a rerun skips complete shards whose fingerprint matches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from avsal.utils.io import atomic_write_json
+
+__all__ = ["ClipEntry", "DecodedItem", "PreparedSet", "write_prepared", "fingerprint"]
+
+
+@dataclass
+class ClipEntry:
+    """One clip (AVE video or fixation-set video) inside a prepared set."""
+
+    clip_id: str
+    shard: int
+    offset: int  # first row of this clip in its shard
+    n_frames: int
+    times: list[float]  # seconds, one per frame
+    labels: list[list[int]] = field(default_factory=list)  # class indices per frame ([] = none)
+    split: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DecodedItem:
+    """What a decode job returns for one clip (frames + features + per-frame labels)."""
+
+    clip_id: str
+    frames: np.ndarray  # uint8 [T, H, W, 3]
+    audio: np.ndarray  # float16 [T, 1, F, Ta]
+    times: list[float]
+    labels: list[list[int]]
+    split: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def fingerprint(obj: Any) -> str:
+    """Stable short hash of JSON-able settings (decides whether a cached shard is reusable)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _write_shard(dst: Path, items: list[DecodedItem], shard: int, fp: str) -> list[ClipEntry]:
+    tmp = dst.with_name(dst.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    frames = np.concatenate([it.frames for it in items])
+    audio = np.concatenate([it.audio for it in items]).astype(np.float16)
+    np.save(tmp / "frames.npy", frames)
+    np.save(tmp / "audio.npy", audio)
+    entries, off = [], 0
+    for it in items:
+        entries.append(ClipEntry(it.clip_id, shard, off, len(it.frames), list(it.times), it.labels, it.split, it.extra))
+        off += len(it.frames)
+    atomic_write_json(tmp / "meta.json", {"fingerprint": fp, "clips": [asdict(e) for e in entries]})
+    if dst.exists():
+        shutil.rmtree(dst)
+    os.replace(tmp, dst)
+    return entries
+
+
+def _complete_shard(dst: Path, fp: str, ids: list[str]) -> list[ClipEntry] | None:
+    meta = dst / "meta.json"
+    if not meta.is_file():
+        return None
+    data = json.loads(meta.read_text())
+    if data.get("fingerprint") != fp or [c["clip_id"] for c in data["clips"]] != ids:
+        return None
+    return [ClipEntry(**c) for c in data["clips"]]
+
+
+def write_prepared(
+    out: str | Path,
+    jobs: Sequence[Any],
+    decode: Callable[[Any], DecodedItem],
+    *,
+    job_id: Callable[[Any], str],
+    settings: dict[str, Any],
+    shard_clips: int = 64,
+    executor: Executor | None = None,
+    desc: str = "prepare",
+) -> PreparedSet:
+    """Decode ``jobs`` with ``decode`` (on ``executor``, e.g. a process pool) into shards.
+
+    ``settings`` (fps, size, audio variant, ...) goes into each shard's fingerprint, so a rerun
+    with the same settings skips finished shards and a changed setting redoes them.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    fp = fingerprint(settings)
+    groups = [list(jobs[i : i + shard_clips]) for i in range(0, len(jobs), shard_clips)]
+    entries: list[ClipEntry] = []
+    pool = executor
+    with tqdm(total=len(jobs), desc=desc, unit="clip", leave=False, disable=None) as bar:
+        for s, group in enumerate(groups):
+            dst = out / f"shard_{s:05d}"
+            done = _complete_shard(dst, fp, [job_id(j) for j in group])
+            if done is None:
+                results = pool.map(decode, group) if pool is not None else map(decode, group)
+                items = []
+                for item in results:
+                    items.append(item)
+                    bar.update(1)
+                done = _write_shard(dst, items, s, fp)
+            else:
+                bar.update(len(group))
+            entries.extend(done)
+    for stale in sorted(out.glob("shard_*")):
+        if int(stale.name.split("_")[1].split(".")[0]) >= len(groups) or stale.name.endswith(".tmp"):
+            shutil.rmtree(stale)
+    atomic_write_json(out / "index.json", {"fingerprint": fp, "settings": settings, "clips": [asdict(e) for e in entries]})
+    return PreparedSet(out)
+
+
+class PreparedSet:
+    """Read side of the cache: memory-mapped shards and the clip index."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        index = self.root / "index.json"
+        if not index.is_file():
+            raise FileNotFoundError(f"{index}: prepared set not found; run the prepare stage first")
+        data = json.loads(index.read_text())
+        self.settings: dict[str, Any] = data["settings"]
+        self.clips = [ClipEntry(**c) for c in data["clips"]]
+        self.by_id = {c.clip_id: c for c in self.clips}
+        self._frames: dict[int, np.ndarray] = {}
+        self._audio: dict[int, np.ndarray] = {}
+
+    def _shard(self, s: int) -> tuple[np.ndarray, np.ndarray]:
+        if s not in self._frames:
+            d = self.root / f"shard_{s:05d}"
+            self._frames[s] = np.load(d / "frames.npy", mmap_mode="r")
+            self._audio[s] = np.load(d / "audio.npy", mmap_mode="r")
+        return self._frames[s], self._audio[s]
+
+    def __getstate__(self) -> dict[str, Any]:  # DataLoader workers reopen the memmaps
+        state = dict(self.__dict__)
+        state["_frames"], state["_audio"] = {}, {}
+        return state
+
+    def frames(self, clip: ClipEntry, idx: Iterable[int] | int | None = None) -> np.ndarray:
+        """uint8 frames of ``clip`` ([H, W, 3] for an int, else [k, H, W, 3])."""
+        f, _ = self._shard(clip.shard)
+        if idx is None:
+            return np.asarray(f[clip.offset : clip.offset + clip.n_frames])
+        if isinstance(idx, (int, np.integer)):
+            return np.asarray(f[clip.offset + int(idx)])
+        return np.asarray(f[[clip.offset + int(i) for i in idx]])
+
+    def audio(self, clip: ClipEntry, i: int) -> np.ndarray:
+        """float32 [1, F, Ta] audio features of frame ``i``."""
+        _, a = self._shard(clip.shard)
+        return np.asarray(a[clip.offset + int(i)], dtype=np.float32)
+
+    def frame_refs(self, *, split: str | None = None, labelled_only: bool = False) -> list[tuple[int, int]]:
+        """(clip number, frame index) pairs, in index order (deterministic)."""
+        refs = []
+        for ci, c in enumerate(self.clips):
+            if split is not None and c.split != split:
+                continue
+            for i in range(c.n_frames):
+                if labelled_only and not c.labels[i]:
+                    continue
+                refs.append((ci, i))
+        return refs
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        h, w = self.settings["size"]
+        return int(h), int(w)

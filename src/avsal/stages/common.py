@@ -1,0 +1,183 @@
+"""What the method's stages share: artifact paths, net construction, loss functions, inference.
+
+Paths of every stage output are derived here from ``paths.artifacts`` (declared once in
+params.yaml), so stages, dvc.yaml templating and tests agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from avsal.config import Config, TrainSpec
+from avsal.training import TrainConfig, autocast_context, load_state_dict_file, resolve_device, to_device
+
+__all__ = [
+    "Paths",
+    "build_net",
+    "load_net",
+    "train_config",
+    "cls_loss",
+    "infer",
+    "tracker_for",
+    "NET_INPUTS",
+]
+
+#: which batch keys each net consumes (the rest of the sample dict is targets and bookkeeping)
+NET_INPUTS: dict[str, tuple[str, ...]] = {
+    "s": ("frame",),
+    "st": ("frame", "clip"),
+    "sa": ("frame", "audio"),
+    "audio": ("audio",),
+    "audio_switch": ("frame", "audio"),
+    "sta": ("frame", "clip", "audio"),
+    "sta_cls": ("frame", "clip", "audio"),
+}
+
+
+class Paths:
+    """Every artifact path of the pipeline, under ``paths.artifacts`` / ``paths.reports``."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.art = Path(cfg.paths.artifacts)
+        self.rep = Path(cfg.paths.reports)
+
+    def model(self, stage: str, net: str) -> Path:
+        return self.art / "models" / stage / f"{net}.pt"
+
+    def checkpoints(self, stage: str, net: str) -> Path:
+        return self.art / "checkpoints" / stage / net
+
+    def cams(self, stage: str) -> Path:
+        return self.art / "cams" / stage
+
+    def pseudo(self, stage: str) -> Path:
+        return self.art / "pseudo" / stage
+
+    def predictions(self, name: str) -> Path:
+        return self.art / "predictions" / name
+
+    def report(self, name: str) -> Path:
+        return self.rep / name
+
+
+def net_kwargs(cfg: Config, kind: str) -> dict[str, Any]:
+    """Builder keyword arguments of a net kind (what the model registry needs to rebuild it)."""
+    if kind == "audio":
+        return {}
+    kw: dict[str, Any] = {"backbone": cfg.model.backbone, "pretrained": cfg.model.pretrained, "weights_path": cfg.model.weights_path}
+    return kw
+
+
+def build_net(cfg: Config, kind: str, *, num_classes: int | None, switch: nn.Module | None = None) -> nn.Module:
+    """A fresh net of ``kind`` through the registry; ``switch`` is attached where Eq. 4/5 use it."""
+    from avsal.models import build_model
+
+    kw = net_kwargs(cfg, kind)
+    if kind in ("sa", "sta_cls", "sta"):
+        kw["audio_switch"] = switch
+    return build_model(kind, num_classes=num_classes, **kw)
+
+
+def load_net(cfg: Config, kind: str, path: Path, *, num_classes: int | None, switch: nn.Module | None = None) -> nn.Module:
+    """Rebuild a net and load its exported state_dict (never a pickled module)."""
+    net = build_net(cfg, kind, num_classes=num_classes, switch=switch)
+    state = load_state_dict_file(path)
+    # a frozen switch attached at training time is part of the state_dict; attach before loading
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    bad = [k for k in missing if not k.startswith("audio_switch.")] + list(unexpected)
+    if bad:
+        raise RuntimeError(f"{path}: state_dict does not match a '{kind}' net: {bad[:5]}")
+    return net.eval()
+
+
+def train_config(cfg: Config, spec: TrainSpec, *, checkpoint_dir: Path | None, export_path: Path | None, seed_offset: int = 0) -> TrainConfig:
+    return TrainConfig(
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        lr=spec.lr,
+        optimizer=spec.optimizer,
+        momentum=spec.momentum,
+        weight_decay=spec.weight_decay,
+        num_workers=cfg.runtime.num_workers,
+        seed=cfg.project.seed + seed_offset,
+        device=cfg.runtime.device,
+        checkpoint_dir=checkpoint_dir,
+        export_path=export_path,
+    )
+
+
+def net_inputs(kind: str, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: batch[k] for k in NET_INPUTS[kind]}
+
+
+def cls_loss(kind: str) -> Callable[[nn.Module, dict[str, torch.Tensor]], tuple[torch.Tensor, dict[str, Any]]]:
+    """Cross-entropy against the (soft, for two-tag frames) category target (Fig. 6 Loss1)."""
+
+    def loss_fn(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, Any]]:
+        logits = model(**net_inputs(kind, batch))
+        target = batch["target"]
+        loss = torch.sum(-target * F.log_softmax(logits.float(), dim=1), dim=1).mean()
+        acc = (target.gather(1, logits.argmax(1, keepdim=True)) > 0).float().mean()
+        return loss, {"acc": acc.detach()}
+
+    return loss_fn
+
+
+def infer(
+    model: nn.Module,
+    dataset: Dataset,
+    fn: Callable[[nn.Module, dict[str, torch.Tensor]], dict[str, torch.Tensor]],
+    *,
+    batch_size: int,
+    device: str = "auto",
+    num_workers: int = 0,
+    desc: str = "infer",
+) -> dict[str, np.ndarray]:
+    """Run ``fn(model, batch)`` over ``dataset`` in order; concatenate its outputs as numpy."""
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    channels_last = dev.type == "cuda"
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, pin_memory=dev.type == "cuda")
+    outs: dict[str, list[np.ndarray]] = {}
+    with torch.no_grad():
+        for batch in tqdm(loader, desc=desc, leave=False, unit="batch", disable=None):
+            batch = to_device(batch, dev, channels_last)
+            with autocast_context(dev, dev.type == "cuda"):
+                res = fn(model, batch)
+            for k, v in res.items():
+                outs.setdefault(k, []).append(v.detach().float().cpu().numpy())
+    return {k: np.concatenate(v) for k, v in outs.items()}
+
+
+class _NullRun:
+    """Stands in for an MLflow run when tracking is off (unit tests of stages)."""
+
+    run_id = None
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args, **kwargs: None
+
+
+@contextmanager
+def tracker_for(cfg: Config, stage: str, *, run_name: str | None = None, params: dict[str, Any] | None = None, enabled: bool = True) -> Iterator[Any]:
+    """An MLflow run for a stage (no-op handle when tracking is disabled)."""
+    if not enabled:
+        yield _NullRun()
+        return
+    from avsal.tracking import Tracker
+
+    tracker = Tracker(experiment=cfg.project.name, repo_root=Path.cwd(), stage=stage, enabled=enabled)
+    with tracker.run(run_name or stage, params=params if params is not None else cfg.to_dict()) as handle:
+        yield handle
