@@ -75,6 +75,7 @@ def class_activation_map(
     """CAM of ``class_idx`` for a batch: [B, H, W] in [0, 1], bilinearly resized to ``out_size``.
 
     ``inputs`` are the net's keyword inputs (``frame``/``clip``/``audio``/``switch_prob``).
+    Runs without gradients; put the net in eval mode first (BatchNorm statistics).
     """
     features = model.forward_features(**inputs)  # [B, D, h, w]
     return _cam_maps(features, model.get_classifier(), class_idx, out_size)

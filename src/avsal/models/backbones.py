@@ -19,8 +19,8 @@ tried when the host answers, otherwise a RuntimeError says to pass a local file.
 from __future__ import annotations
 
 import os
-import socket
 import threading
+import urllib.request
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
@@ -63,21 +63,25 @@ class Backbone(nn.Module):
 # --------------------------------------------------------------------------- weight loading
 
 
-def _host_reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool:
-    """True if a TCP connection to host:port opens within ``timeout`` s (DNS included)."""
+def _url_reachable(url: str, timeout: float = 5.0) -> bool:
+    """True if an HTTP HEAD on ``url`` answers (status < 400) within about ``timeout`` s.
+
+    A TCP connect is not enough: sandboxes may accept any connection and then stall. The probe
+    runs in a daemon thread so DNS resolution (which ignores socket timeouts) cannot hang us.
+    """
     result: list[bool] = []
 
     def probe() -> None:
         try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result.append(True)
-        except OSError:
+            req = urllib.request.Request(url, method="HEAD")
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                result.append(resp.status < 400)
+        except (OSError, ValueError):
             result.append(False)
 
-    # A thread bounds the whole probe: getaddrinfo ignores socket timeouts.
     t = threading.Thread(target=probe, daemon=True)
     t.start()
-    t.join(timeout)
+    t.join(timeout + 1.0)
     return bool(result and result[0])
 
 
@@ -134,10 +138,9 @@ def torchvision_state_dict(weights: torchvision.models.WeightsEnum) -> dict[str,
     cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
     if cached.is_file():
         return read_state_dict(cached)
-    host = urlparse(url).hostname or ""
-    if not _host_reachable(host):
+    if not _url_reachable(url):
         raise RuntimeError(
-            f"pretrained weights {weights} are not in the torch hub cache ({cached}) and {host} "
+            f"pretrained weights {weights} are not in the torch hub cache ({cached}) and {url} "
             "cannot be reached (no network?). Download the file on a machine with network and "
             "pass weights_path=<local .pth>, or copy it to the cache path above."
         )

@@ -2,14 +2,15 @@
 
 T flow (design choice, documented for cost): the paper only says "plain 3D convolution to sense
 temporal information". We run a light plain 3D CNN directly on the raw clip [B, 3, T, H, W]:
-one Conv3d(3x3x3, stride (1, 2, 2)) + BN + ReLU stage per factor 2 of the backbone's stride, widths
-32-64-128-256, temporal zero padding so any odd T works, then read the time slice of the key
-(middle) frame and project it with a 1x1 conv to the backbone's channels. It is a few GFLOPs at
-356 px, a small fraction of VGG16's ~40, so the ST/STA nets stay close to a single-frame
-backbone's cost (running the backbone on every frame would multiply it by T).
-
-A flow: a small 2D CNN on the log spectrogram [B, 1, F, Ta], pooled over time-frequency to a
-vector and projected to the backbone's channels; it is broadcast over space in the fusion.
+a 2x spatial average pool (``input_stride``), then one Conv3d(3x3x3, stride (1, 2, 2)) + BN +
+ReLU stage per remaining factor 2 of the backbone's stride (widths 32-64-128 for stride 16),
+temporal zero padding so any odd T works, then the time slice of the key (middle) frame,
+projected by a 1x1 conv to the backbone's channels. About 2.5 GFLOPs per 356 px clip of 5 frames
+against VGG16's ~77 (multiply-add = 2), so ST/STA stay close to a single-frame backbone's cost;
+running the backbone on every frame would multiply it by T. Measured on an H100 (batch 32,
+356 px, T=5, bf16, channels_last, ``benchmarks/train_throughput.py``): STA trains at 0.75x the
+raw VGG16 forward+backward frames/s; with ``input_stride=1`` (3D convs at full resolution,
+widths 32-256) it was 0.53x.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def apply_audio_switch(a: Tensor, switch_prob: Tensor | None) -> Tensor:
     """
     if switch_prob is None:
         return a
-    if switch_prob.shape != a.shape[:1]:
+    if switch_prob.shape != a.shape[:1]:  # values are checked by the nets' input checks
         raise ValueError(
             f"switch_prob must be [B]={tuple(a.shape[:1])}, got {tuple(switch_prob.shape)}"
         )
@@ -56,12 +57,26 @@ class TemporalFlow(nn.Module):
     """T flow: plain 3D CNN on the raw clip, read out at the key frame (see module docstring)."""
 
     def __init__(
-        self, *, out_channels: int, stride: int, width: int = 32, max_channels: int = 256
+        self,
+        *,
+        out_channels: int,
+        stride: int,
+        width: int = 32,
+        max_channels: int = 256,
+        input_stride: int = 2,
     ) -> None:
         super().__init__()
-        n_stages = int(round(math.log2(stride)))
-        if stride < 2 or 2**n_stages != stride:
-            raise ValueError(f"TemporalFlow stride must be a power of 2 >= 2, got {stride}")
+        if input_stride < 1 or stride % input_stride != 0:
+            raise ValueError(f"input_stride {input_stride} must divide the stride {stride}")
+        n_stages = int(round(math.log2(stride // input_stride)))
+        if n_stages < 1 or 2**n_stages * input_stride != stride:
+            raise ValueError(
+                f"TemporalFlow needs stride / input_stride = a power of 2 >= 2, "
+                f"got {stride} / {input_stride}"
+            )
+        # Average-pool the frames first: motion cues are coarse, and the full-resolution
+        # first 3D stage was the T flow's main cost (memory traffic of its activations).
+        self.pool = nn.AvgPool3d((1, input_stride, input_stride)) if input_stride > 1 else None
         chans = [min(width * 2**i, max_channels) for i in range(n_stages)]
         self.body = nn.Sequential(
             *[_conv3d_bn_relu(cin, cout) for cin, cout in zip([3] + chans[:-1], chans)]
@@ -78,6 +93,8 @@ class TemporalFlow(nn.Module):
     def forward(self, clip: Tensor, size: tuple[int, int]) -> Tensor:
         """clip [B,3,T,H,W] in [0,1] -> T features [B,D,*size] aligned with the key frame."""
         x = (clip - self.mean.to(clip.dtype)) / self.std.to(clip.dtype)
+        if self.pool is not None:
+            x = self.pool(x)  # [B, 3, T, H/s, W/s]
         y = self.body(x)  # [B, c, T, h', w']
         y = self.proj(y[:, :, y.shape[2] // 2])  # key frame slice -> [B, D, h', w']
         if tuple(y.shape[-2:]) != tuple(size):  # conv rounding differs from the backbone's pools

@@ -25,6 +25,7 @@ from avsal.models.classifiers import (
     backbone_from_name,
     check_audio,
     check_clip,
+    values_checkable,
 )
 from avsal.models.flows import AudioFlow, STAFusion, TemporalFlow, apply_audio_switch
 from avsal.models.registry import register_model
@@ -38,6 +39,7 @@ class STAFixationNet(AudioSwitchMixin, nn.Module):
         *,
         backbone: Backbone,
         temporal_width: int = 32,
+        temporal_input_stride: int = 2,
         audio_widths: tuple[int, ...] = (32, 64, 128, 256),
         fused_channels: int | None = None,
         decoder_channels: tuple[int, int] = (256, 128),
@@ -46,7 +48,12 @@ class STAFixationNet(AudioSwitchMixin, nn.Module):
         super().__init__()
         d = backbone.out_channels
         self.backbone = backbone
-        self.temporal = TemporalFlow(out_channels=d, stride=backbone.stride, width=temporal_width)
+        self.temporal = TemporalFlow(
+            out_channels=d,
+            stride=backbone.stride,
+            width=temporal_width,
+            input_stride=temporal_input_stride,
+        )
         self.audio_flow = AudioFlow(out_channels=d, widths=audio_widths)
         self.fusion = STAFusion(channels=d, out_channels=fused_channels)
         c1, c2 = decoder_channels
@@ -98,7 +105,8 @@ class STAFixationNet(AudioSwitchMixin, nn.Module):
 def sta_loss(logits: Tensor, target: Tensor) -> Tensor:
     """Eq. 6: mean binary cross entropy between Dec(STA) and the pseudo-GT, on logits.
 
-    logits [B, 1, H, W]; target [B, 1, H, W] or [B, H, W], values in [0, 1] (soft pseudo-GT).
+    logits [B, 1, H, W]; target [B, 1, H, W] or [B, H, W], values in [0, 1] (soft pseudo-GT;
+    checked for CPU tensors, see ``values_checkable``).
     """
     if target.dim() == logits.dim() - 1 and logits.dim() == 4 and logits.shape[1] == 1:
         target = target.unsqueeze(1)
@@ -106,7 +114,7 @@ def sta_loss(logits: Tensor, target: Tensor) -> Tensor:
         raise ValueError(
             f"target shape {tuple(target.shape)} does not match logits {tuple(logits.shape)}"
         )
-    if not bool(((target >= 0) & (target <= 1)).all()):
+    if values_checkable(target) and not bool(((target >= 0) & (target <= 1)).all()):
         raise ValueError("pseudo-GT target values must lie in [0, 1]")
     return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
 
@@ -120,6 +128,7 @@ def build_sta(
     weights_path: str | None = None,
     backbone_options: dict[str, Any] | None = None,
     temporal_width: int = 32,
+    temporal_input_stride: int = 2,
     audio_widths: tuple[int, ...] = (32, 64, 128, 256),
     fused_channels: int | None = None,
     decoder_channels: tuple[int, int] = (256, 128),
@@ -130,6 +139,7 @@ def build_sta(
     return STAFixationNet(
         backbone=backbone_from_name("sta", backbone, pretrained, weights_path, backbone_options),
         temporal_width=temporal_width,
+        temporal_input_stride=temporal_input_stride,
         audio_widths=audio_widths,
         fused_channels=fused_channels,
         decoder_channels=decoder_channels,
