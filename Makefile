@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED := False
 export DVC_NO_ANALYTICS := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup data repro test test-fast lint ui real-data clean
+.PHONY: help setup data repro repro-paper test test-fast lint ui real-data clean
 
 help: ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ data: setup ## get data/: dvc pull if a remote exists, else generate the synthet
 
 repro: data ## run the whole pipeline (dvc repro)
 	dvc repro
+
+repro-paper: data ## the paper's profile as a DVC experiment (VGG16, 256/356 px, SGD lr 1e-3)
+	avsal exp-run --profile profiles/paper.yaml
 
 test: setup ## run the test suite (CPU; GPU tests skip without CUDA)
 	pytest

@@ -1,18 +1,31 @@
-"""Shared argument parsing for the thin stage CLIs in pipelines/."""
+"""Shared argument parsing for the thin stage CLIs in pipelines/ (dvc.yaml calls them)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import sys
+from collections.abc import Callable
+from typing import Any
 
 from avsal.cli import parse_overrides
 from avsal.config import Config, load_config
 
 
-def stage_args(description: str) -> tuple[argparse.ArgumentParser, argparse.Namespace, Config]:
+def stage_args(description: str, add: Callable[[argparse.ArgumentParser], None] | None = None) -> tuple[argparse.Namespace, Config]:
+    """Parse ``--params``/``-S`` (plus the stage's own flags) and load the typed config."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
+    if add is not None:
+        add(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return parser, args, load_config(args.params, parse_overrides(args.set))
+    return args, load_config(args.params, parse_overrides(args.set))
+
+
+def report(metrics: dict[str, Any]) -> None:
+    """Print a stage's metrics as JSON on stdout (the CLI's result)."""
+    json.dump(metrics, sys.stdout, indent=1, default=str)
+    sys.stdout.write("\n")

@@ -77,6 +77,26 @@ def _cmd_probe(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _cmd_exp_run(args: argparse.Namespace) -> dict[str, Any]:
+    import shlex
+    import subprocess
+
+    from avsal.config import load_profile, profile_overrides
+
+    load_profile(args.params, args.profile)  # validate before handing it to dvc
+    cmd = ["dvc", "exp", "run"]
+    for item in profile_overrides(args.profile):
+        cmd += ["-S", item]
+    cmd += list(args.dvc_args or [])
+    print(shlex.join(cmd), file=sys.stderr)
+    if args.dry_run:
+        return {"command": cmd}
+    rc = subprocess.run(cmd).returncode
+    if rc:
+        raise RuntimeError(f"dvc exp run exited with {rc}")
+    return {"command": cmd, "returncode": rc}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="avsal",
@@ -120,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sets", nargs="*", default=None, help="fixation sets to check (default: all six)")
     s.add_argument("--lists-only", action="store_true", help="check only the fold lists of the fixation sets")
     s.set_defaults(func=_cmd_validate_raw)
+
+    s = sub.add_parser("exp-run", help="run the pipeline as a DVC experiment with a profile (e.g. the paper's)",
+                       description="`dvc exp run -S key=value ...` with every key of a profile file (profiles/paper.yaml: VGG16, 256/356 px, SGD lr 1e-3, the paper's batch sizes). Extra arguments after -- go to dvc.")
+    s.add_argument("--profile", required=True, help="profile file, e.g. profiles/paper.yaml")
+    s.add_argument("--dry-run", action="store_true", help="print the dvc command only")
+    s.add_argument("dvc_args", nargs=argparse.REMAINDER, help="extra arguments for dvc exp run (after --)")
+    s.set_defaults(func=_cmd_exp_run)
 
     s = sub.add_parser("probe", help="decode one video and report frames/audio at a given fps",
                        description="Decode a video with the project's reader (frames at --fps, audio at 16 kHz mono) and print what came out.")

@@ -9,6 +9,7 @@ stages unpack the fields they need and pass them as keyword arguments.
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -147,6 +148,7 @@ class ModelConfig:
     pretrained: bool  # torchvision ImageNet weights (needs network) unless weights_path is set
     weights_path: str | None  # a local state_dict file for the backbone
     clip_frames: int  # neighbouring frames the 3D convolution sees (odd)
+    audio_widths: tuple[int, ...]  # channels of the spectrogram CNN (audio flow, tagger)
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,7 @@ class ScamConfig:
 @dataclass(frozen=True)
 class STAConfig:
     input_size: tuple[int, int]
+    decoder_channels: tuple[int, int]  # the first two of the three deconvolutions
     audio_switch: bool
     train: TrainSpec
 
@@ -211,6 +214,7 @@ class RuntimeConfig:
 
 @dataclass(frozen=True)
 class EvaluateConfig:
+    fold: int  # reporting split = the test list of this fold; tuning split = its train list
     blur_sigma: float  # px at GT resolution (STAViS protocol: 2)
     s_auc_splits: int
     s_auc_step: float
@@ -358,6 +362,50 @@ def load_config(path: str | Path = "params.yaml", overrides: dict[str, Any] | No
     cfg = dataclasses.replace(cfg, params_file=str(path))
     _check(cfg)
     return cfg
+
+
+def deep_merge(base: dict[str, Any], overrides: dict[str, Any], *, where: str = "", source: str = "<profile>") -> dict[str, Any]:
+    """``base`` with ``overrides`` merged in, key by key; a key unknown to ``base`` is an error.
+
+    Mappings merge recursively (a section keeps the keys a profile does not mention), except
+    ``synth.fixation_sets``, which a profile replaces whole (it chooses the sets).
+    """
+    out = dict(base)
+    for k, v in overrides.items():
+        path = f"{where}.{k}" if where else k
+        if k not in base:
+            raise ConfigError(f"{source}: unknown key '{path}'")
+        if isinstance(v, dict) and isinstance(base[k], dict) and path != "synth.fixation_sets":
+            out[k] = deep_merge(base[k], v, where=path, source=source)
+        else:
+            out[k] = v
+    return out
+
+
+def load_profile(params: str | Path, profile: str | Path) -> dict[str, Any]:
+    """params.yaml merged with a profile file (e.g. ``profiles/paper.yaml``), validated."""
+    base = yaml.safe_load(Path(params).read_text())
+    prof = yaml.safe_load(Path(profile).read_text()) or {}
+    merged = deep_merge(base, prof, source=str(profile))
+    cfg = from_dict(Config, merged, source=f"{params} + {profile}")
+    _check(dataclasses.replace(cfg, params_file=f"{params} + {profile}"))
+    return merged
+
+
+def profile_overrides(profile: str | Path) -> list[str]:
+    """A profile as ``key.path=value`` strings for ``dvc exp run -S`` (leaves only)."""
+    prof = yaml.safe_load(Path(profile).read_text()) or {}
+    out: list[str] = []
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict) and prefix != "synth.fixation_sets":
+            for k, v in node.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        else:
+            out.append(f"{prefix}={json.dumps(node)}")
+
+    walk("", prof)
+    return out
 
 
 def _check(cfg: Config) -> None:

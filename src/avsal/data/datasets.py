@@ -21,18 +21,14 @@ from torch.utils.data import Dataset
 from avsal.data.prepared import PreparedSet
 from avsal.utils.io import atomic_write_json
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "FrameDataset", "MapStore", "normalise_frames", "clip_indices"]
-
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+__all__ = ["FrameDataset", "MapStore", "to_float_frames", "clip_indices"]
 
 Ref = tuple[int, int]  # (clip number in the prepared index, frame index in the clip)
 
 
-def normalise_frames(frames: np.ndarray) -> np.ndarray:
-    """uint8 [..., H, W, 3] -> float32 [..., 3, H, W], ImageNet-normalised."""
-    x = (frames.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-    return np.moveaxis(x, -1, -3)
+def to_float_frames(frames: np.ndarray) -> np.ndarray:
+    """uint8 [..., H, W, 3] -> float32 [..., 3, H, W] RGB in [0, 1] (the nets normalise inside)."""
+    return np.moveaxis(frames.astype(np.float32) / 255.0, -1, -3)
 
 
 def clip_indices(i: int, n_frames: int, clip_frames: int) -> list[int]:
@@ -97,7 +93,7 @@ class FrameDataset(Dataset):
         flip = self.hflip and np.random.default_rng([self.seed, k, torch.initial_seed() % (2**31)]).random() < 0.5
         if flip:
             frames = frames[:, :, ::-1]
-        x = normalise_frames(frames)  # [T, 3, h, w]
+        x = to_float_frames(frames)  # [T, 3, h, w]
         sample = {
             "frame": torch.from_numpy(np.ascontiguousarray(x[len(idx) // 2])),  # [3, h, w]
             "audio": torch.from_numpy(self.prepared.audio(clip, i)),  # [1, F, Ta]

@@ -19,7 +19,13 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from avsal.config import Config, TrainSpec
-from avsal.training import TrainConfig, autocast_context, load_state_dict_file, resolve_device, to_device
+from avsal.training import (
+    TrainConfig,
+    autocast_context,
+    load_state_dict_file,
+    resolve_device,
+    to_device,
+)
 
 __all__ = [
     "Paths",
@@ -29,6 +35,8 @@ __all__ = [
     "cls_loss",
     "infer",
     "tracker_for",
+    "fit",
+    "file_digest",
     "NET_INPUTS",
 ]
 
@@ -73,8 +81,12 @@ class Paths:
 def net_kwargs(cfg: Config, kind: str) -> dict[str, Any]:
     """Builder keyword arguments of a net kind (what the model registry needs to rebuild it)."""
     if kind == "audio":
-        return {}
+        return {"widths": tuple(cfg.model.audio_widths)}
     kw: dict[str, Any] = {"backbone": cfg.model.backbone, "pretrained": cfg.model.pretrained, "weights_path": cfg.model.weights_path}
+    if kind in ("sa", "audio_switch", "sta_cls", "sta"):
+        kw["audio_widths"] = tuple(cfg.model.audio_widths)
+    if kind == "sta":
+        kw["decoder_channels"] = tuple(cfg.sta.decoder_channels)
     return kw
 
 
@@ -100,7 +112,19 @@ def load_net(cfg: Config, kind: str, path: Path, *, num_classes: int | None, swi
     return net.eval()
 
 
-def train_config(cfg: Config, spec: TrainSpec, *, checkpoint_dir: Path | None, export_path: Path | None, seed_offset: int = 0) -> TrainConfig:
+def train_config(
+    cfg: Config, spec: TrainSpec, *, checkpoint_dir: Path | None, export_path: Path | None, seed_offset: int = 0, inputs: Any = None
+) -> TrainConfig:
+    """The engine's config for one net.
+
+    Checkpoints go to ``checkpoint_dir/<fingerprint of everything that shapes the run>``, so an
+    interrupted stage resumes where it stopped (DVC keeps the folder: ``persist``), while a
+    changed parameter starts a fresh run instead of resuming an incompatible one.
+    """
+    if checkpoint_dir is not None:
+        from avsal.data.prepared import fingerprint
+
+        checkpoint_dir = Path(checkpoint_dir) / fingerprint([spec, cfg.model, cfg.runtime.device, cfg.project.seed, seed_offset, inputs])
     return TrainConfig(
         epochs=spec.epochs,
         batch_size=spec.batch_size,
@@ -161,23 +185,46 @@ def infer(
     return {k: np.concatenate(v) for k, v in outs.items()}
 
 
-class _NullRun:
-    """Stands in for an MLflow run when tracking is off (unit tests of stages)."""
+def file_digest(*paths: Path) -> str:
+    """md5 of small index files (prepared index, boxes): part of a checkpoint's fingerprint."""
+    import hashlib
 
-    run_id = None
+    h = hashlib.md5()
+    for p in paths:
+        h.update(Path(p).read_bytes() if Path(p).is_file() else b"<missing>")
+    return h.hexdigest()
 
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        return lambda *args, **kwargs: None
+
+def fit(model: nn.Module, train_set: Dataset, loss_fn: Callable, tcfg: TrainConfig, **kw: Any) -> Any:
+    """Train with the engine; drop the checkpoint folder once the weights are exported.
+
+    A finished run's checkpoint is never resumed later (its inputs may have changed); an
+    interrupted run's checkpoint is, by the next attempt with the same fingerprint.
+    """
+    import shutil
+
+    from avsal.training import train
+
+    result = train(model=model, train_set=train_set, loss_fn=loss_fn, config=tcfg, **kw)
+    if tcfg.checkpoint_dir is not None and tcfg.export_path is not None and Path(tcfg.export_path).is_file():
+        shutil.rmtree(tcfg.checkpoint_dir, ignore_errors=True)
+    return result
 
 
 @contextmanager
 def tracker_for(cfg: Config, stage: str, *, run_name: str | None = None, params: dict[str, Any] | None = None, enabled: bool = True) -> Iterator[Any]:
-    """An MLflow run for a stage (no-op handle when tracking is disabled)."""
-    if not enabled:
-        yield _NullRun()
-        return
+    """An MLflow run for a stage; fails at the start when the tracking store is unreachable.
+
+    ``enabled=False`` yields a no-op handle (unit tests of stages).
+    """
     from avsal.tracking import Tracker
 
-    tracker = Tracker(experiment=cfg.project.name, repo_root=Path.cwd(), stage=stage, enabled=enabled)
+    tracker = Tracker(
+        experiment=cfg.project.name,
+        stage=stage,
+        enabled=enabled,
+        mlflow_db=cfg.paths.mlflow_db,
+        mlflow_artifacts=cfg.paths.mlflow_artifacts,
+    )
     with tracker.run(run_name or stage, params=params if params is not None else cfg.to_dict()) as handle:
         yield handle

@@ -19,9 +19,19 @@ import torch.nn.functional as F
 from avsal.config import Config
 from avsal.data.datasets import FrameDataset, MapStore
 from avsal.data.prepared import PreparedSet
-from avsal.stages.common import Paths, build_net, cls_loss, infer, load_net, net_inputs, tracker_for, train_config
+from avsal.stages.common import (
+    Paths,
+    build_net,
+    cls_loss,
+    file_digest,
+    fit,
+    infer,
+    load_net,
+    net_inputs,
+    tracker_for,
+    train_config,
+)
 from avsal.stages.prepare import prepared_dir
-from avsal.training import train
 from avsal.utils.io import atomic_write_json
 
 __all__ = ["run", "run_audio_switch", "coarse_boxes_for", "load_switch"]
@@ -37,6 +47,16 @@ def coarse_boxes_for(cfg: Config, prepared: PreparedSet, refs: list[tuple[int, i
     if missing:
         raise KeyError(f"{Paths(cfg).pseudo('coarse')}: no coarse box for {len(missing)} frame(s), e.g. {missing[0]}")
     return np.asarray(store.extra["boxes"])[[pos[r] for r in refs]]
+
+
+def _data_digest(cfg: Config, stage: str) -> str:
+    """What the stage's training data is made of (prepared index; coarse boxes for fine)."""
+    files = [prepared_dir(cfg, "ave") / "index.json"]
+    if stage == "fine":
+        files.append(Paths(cfg).pseudo("coarse") / "boxes.npy")
+    if cfg.audio_switch.enabled:
+        files.append(Paths(cfg).model("audio_switch", "switch"))
+    return file_digest(*files)
 
 
 def load_switch(cfg: Config) -> torch.nn.Module | None:
@@ -71,27 +91,28 @@ def _accuracy(model: torch.nn.Module, kind: str, ds: FrameDataset, cfg: Config) 
 
 def run(cfg: Config, *, stage: str, net: str, track: bool = True) -> dict[str, Any]:
     """Train one classification net of one stage; export its state_dict; return its metrics."""
-    if stage not in ("coarse", "fine") or net not in NETS:
-        raise ValueError(f"unknown classification net {stage}-{net}; expected coarse|fine and {NETS}")
+    if stage not in ("coarse", "fine") or net not in (*NETS, "sta_cls"):
+        raise ValueError(f"unknown classification net {stage}-{net}; expected coarse|fine and {(*NETS, 'sta_cls')}")
     paths = Paths(cfg)
     prepared = PreparedSet(prepared_dir(cfg, "ave"))
-    switch = load_switch(cfg) if net == "sa" else None
+    switch = load_switch(cfg) if net in ("sa", "sta_cls") else None
     train_set = _dataset(cfg, prepared, "train", stage, net)
     val_set = _dataset(cfg, prepared, "val", stage, net)
     model = build_net(cfg, net, num_classes=len(cfg.ave.categories), switch=switch)
     spec = (cfg.coarse if stage == "coarse" else cfg.fine).train
     tcfg = train_config(cfg, spec, checkpoint_dir=paths.checkpoints(stage, net), export_path=paths.model(stage, net),
-                        seed_offset=NETS.index(net) + (10 if stage == "fine" else 0))
+                        seed_offset=(*NETS, "sta_cls").index(net) + (10 if stage == "fine" else 0),
+                        inputs=[stage, cfg.coarse if stage == "coarse" else cfg.fine, cfg.audio_switch.enabled, _data_digest(cfg, stage)])
     name = f"train_cls@{stage}-{net}"
     params = {"stage": stage, "net": net, "model": cfg.model, "input_size": (cfg.coarse if stage == "coarse" else cfg.fine).input_size,
               "train": spec, "audio_switch": switch is not None, "n_train_frames": len(train_set)}
     t0 = time.perf_counter()
     with tracker_for(cfg, name, params=params, enabled=track) as run_handle:
-        result = train(
-            model=model,
-            train_set=train_set,
-            loss_fn=cls_loss(net),
-            config=tcfg,
+        result = fit(
+            model,
+            train_set,
+            cls_loss(net),
+            tcfg,
             eval_fn=lambda m, epoch: {"val_acc": _accuracy(m, net, val_set, cfg)},
             on_epoch_end=lambda epoch, rec: run_handle.log_metrics({k: v for k, v in rec.items() if isinstance(v, (int, float))}, step=epoch),
         )
@@ -102,6 +123,7 @@ def run(cfg: Config, *, stage: str, net: str, track: bool = True) -> dict[str, A
             "n_train": len(train_set),
             "n_val": len(val_set),
             "seconds": round(time.perf_counter() - t0, 2),
+            "history": result.history,
         }
         run_handle.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
         run_handle.log_artifact(str(paths.model(stage, net)))
@@ -125,13 +147,14 @@ def _tagger_top1(cfg: Config, prepared: PreparedSet, refs: list[tuple[int, int]]
     clip_fold = {ci: k % cfg.tagger.folds for k, ci in enumerate(sorted({ci for ci, _ in refs}))}
     top1 = np.full(len(refs), -1, np.int64)
     for fold in range(cfg.tagger.folds):
-        fit = [r for r in refs if clip_fold[r[0]] != fold]
+        fit_refs = [r for r in refs if clip_fold[r[0]] != fold]
         held = [k for k, r in enumerate(refs) if clip_fold[r[0]] == fold]
-        ds = FrameDataset(prepared, fit, input_size=(8, 8), num_classes=len(cfg.ave.categories))
+        ds = FrameDataset(prepared, fit_refs, input_size=(8, 8), num_classes=len(cfg.ave.categories))
         model = build_net(cfg, "audio", num_classes=len(cfg.ave.categories))
         tcfg = train_config(cfg, cfg.tagger.train, checkpoint_dir=paths.checkpoints("tagger", f"fold{fold}"),
-                            export_path=paths.model("tagger", f"fold{fold}"), seed_offset=100 + fold)
-        train(model=model, train_set=ds, loss_fn=cls_loss("audio"), config=tcfg,
+                            export_path=paths.model("tagger", f"fold{fold}"), seed_offset=100 + fold,
+                            inputs=[cfg.tagger, _data_digest(cfg, "coarse")])
+        fit(model, ds, cls_loss("audio"), tcfg,
               on_epoch_end=lambda e, rec, f=fold: track_handle.log_metrics({f"tagger_fold{f}_{k}": v for k, v in rec.items() if isinstance(v, float)}, step=e))
         held_ds = FrameDataset(prepared, [refs[k] for k in held], input_size=(8, 8))
         out = infer(model, held_ds, lambda m, b: {"top1": m(audio=b["audio"]).argmax(1)}, batch_size=cfg.runtime.infer_batch_size,
@@ -157,14 +180,16 @@ def run_audio_switch(cfg: Config, *, track: bool = True) -> dict[str, Any]:
         ds = FrameDataset(prepared, refs, input_size=cfg.coarse.input_size, switch=labels)
         model = build_net(cfg, "audio_switch", num_classes=None)
         tcfg = train_config(cfg, cfg.audio_switch.train, checkpoint_dir=paths.checkpoints("audio_switch", "switch"),
-                            export_path=paths.model("audio_switch", "switch"), seed_offset=200)
-        result = train(model=model, train_set=ds, loss_fn=switch_loss, config=tcfg,
+                            export_path=paths.model("audio_switch", "switch"), seed_offset=200,
+                            inputs=[cfg.tagger, cfg.audio_switch, cfg.coarse.input_size, _data_digest(cfg, "coarse")])
+        result = fit(model, ds, switch_loss, tcfg,
                        on_epoch_end=lambda e, rec: h.log_metrics({k: v for k, v in rec.items() if isinstance(v, float)}, step=e))
         metrics = {
             "frames": len(refs),
             "switch_on_fraction": float(labels.mean()) if len(labels) else float("nan"),
             "train_loss": float(result.history[-1]["train/loss"]) if result.history else float("nan"),
             "train_acc": float(result.history[-1].get("train/acc", float("nan"))) if result.history else float("nan"),
+            "history": result.history,
         }
         off = _off_tag_agreement(cfg, prepared, refs, labels)
         if off is not None:

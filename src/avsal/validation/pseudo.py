@@ -1,0 +1,49 @@
+"""Suite for pseudo-GT sets: every map finite, in [0, 1], not empty, not constant, right size."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from avsal.validation.gx import Check, SuiteResult, run_suite
+
+__all__ = ["pseudo_records", "validate_pseudo"]
+
+
+def pseudo_records(maps: np.ndarray, refs: Sequence[tuple[str, int]], *, expected_size: tuple[int, int], where: str) -> pd.DataFrame:
+    """One row per pseudo-GT map (statistics only; the maps stay memory-mapped)."""
+    rows = []
+    for k, (clip, frame) in enumerate(refs):
+        m = np.asarray(maps[k], np.float32)
+        finite = bool(np.isfinite(m).all())
+        mm = m[np.isfinite(m)] if not finite else m
+        rows.append(
+            {
+                "finite": finite,
+                "min": float(mm.min()) if mm.size else np.nan,
+                "max": float(mm.max()) if mm.size else np.nan,
+                "range": float(mm.max() - mm.min()) if mm.size else 0.0,
+                "size_ok": tuple(m.shape) == tuple(expected_size),
+                "where": f"{where} row {k} ({clip} frame {frame})",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def validate_pseudo(folder: str | Path, *, expected_size: tuple[int, int], name: str) -> SuiteResult:
+    """Run the pseudo-GT suite on a map store folder (``maps.npy`` + ``refs.json``)."""
+    from avsal.data.datasets import MapStore
+
+    store = MapStore.load(folder)
+    df = pseudo_records(store.maps, store.refs, expected_size=expected_size, where=str(Path(folder) / "maps.npy"))
+    checks = [
+        Check("ExpectColumnValuesToBeInSet", {"column": "finite", "value_set": [True]}, "map has NaN or Inf"),
+        Check("ExpectColumnValuesToBeBetween", {"column": "min", "min_value": 0.0, "max_value": 1.0}, "map value below 0 or above 1"),
+        Check("ExpectColumnValuesToBeBetween", {"column": "max", "min_value": 1e-3, "max_value": 1.0}, "empty (all-zero) map"),
+        Check("ExpectColumnValuesToBeBetween", {"column": "range", "min_value": 1e-3}, "constant map"),
+        Check("ExpectColumnValuesToBeInSet", {"column": "size_ok", "value_set": [True]}, f"map size differs from the frames {tuple(expected_size)}"),
+    ]
+    return run_suite(name, df, checks)

@@ -1,0 +1,84 @@
+"""The decode-once cache, the frame datasets and the map store."""
+
+import json
+
+import numpy as np
+import pytest
+
+from avsal.data.datasets import FrameDataset, MapStore, clip_indices
+from avsal.data.prepared import DecodedItem, PreparedSet, write_prepared
+
+CALLS: list[str] = []
+
+
+def _decode(job):
+    CALLS.append(job)
+    n = 4
+    frames = np.full((n, 6, 8, 3), ord(job[-1]), np.uint8)
+    frames[:, 0, 0, 0] = np.arange(n)  # frame index encoded in a pixel
+    audio = np.zeros((n, 1, 2, 3), np.float16)
+    labels = [[0], [0, 1], [], [1]]
+    return DecodedItem(job, frames, audio, [i / 4 for i in range(n)], labels, "train")
+
+
+def test_shards_resume_and_fingerprint(tmp_path):
+    CALLS.clear()
+    jobs = ["clip_a", "clip_b", "clip_c"]
+    ps = write_prepared(tmp_path / "p", jobs, _decode, job_id=str, settings={"fps": 4, "size": [6, 8]}, shard_clips=2)
+    assert CALLS == jobs and sorted(p.name for p in (tmp_path / "p").glob("shard_*")) == ["shard_00000", "shard_00001"]
+    assert [c.clip_id for c in ps.clips] == jobs and ps.frame_size == (6, 8)
+    # an interruption: shard 1 lost, a half-written .tmp left behind -> only shard 1 is redone
+    import shutil
+
+    shutil.rmtree(tmp_path / "p" / "shard_00001")
+    (tmp_path / "p" / "shard_00001.tmp").mkdir()
+    CALLS.clear()
+    write_prepared(tmp_path / "p", jobs, _decode, job_id=str, settings={"fps": 4, "size": [6, 8]}, shard_clips=2)
+    assert CALLS == ["clip_c"] and not (tmp_path / "p" / "shard_00001.tmp").exists()
+    # a changed setting redoes everything
+    CALLS.clear()
+    write_prepared(tmp_path / "p", jobs, _decode, job_id=str, settings={"fps": 8, "size": [6, 8]}, shard_clips=2)
+    assert CALLS == jobs
+
+
+def test_prepared_reading_and_refs(tmp_path):
+    ps = write_prepared(tmp_path / "p", ["x1", "y2"], _decode, job_id=str, settings={"size": [6, 8]}, shard_clips=1)
+    ps = PreparedSet(tmp_path / "p")
+    clip = ps.by_id["y2"]
+    assert ps.frames(clip, 3)[0, 0, 0] == 3 and ps.frames(clip).shape == (4, 6, 8, 3)
+    assert ps.frame_refs(labelled_only=True) == [(0, 0), (0, 1), (0, 3), (1, 0), (1, 1), (1, 3)]
+    assert json.loads((tmp_path / "p" / "index.json").read_text())["settings"] == {"size": [6, 8]}
+
+
+def test_clip_indices_clamp_at_ends():
+    assert clip_indices(0, 10, 5) == [0, 0, 0, 1, 2]
+    assert clip_indices(9, 10, 5) == [7, 8, 9, 9, 9]
+    assert clip_indices(4, 10, 1) == [4]
+
+
+def test_frame_dataset_crop_targets_and_errors(tmp_path):
+    ps = write_prepared(tmp_path / "p", ["x1"], _decode, job_id=str, settings={"size": [6, 8]}, shard_clips=1)
+    refs = [(0, 1), (0, 3)]
+    boxes = np.array([[0, 0, 3, 4], [0, 0, 6, 8]])
+    pseudo = np.zeros((2, 6, 8), np.float32)
+    pseudo[0, :3, :4] = 1.0
+    ds = FrameDataset(ps, refs, input_size=(6, 8), clip_frames=3, num_classes=2, boxes=boxes, pseudo=pseudo)
+    s = ds[0]
+    assert s["frame"].shape == (3, 6, 8) and s["clip"].shape == (3, 3, 6, 8)
+    assert float(s["frame"].max()) <= 1.0  # RGB in [0, 1]; the nets normalise inside
+    assert s["target"].tolist() == [0.5, 0.5]  # a two-tag frame
+    assert float(s["pseudo"].min()) == 1.0  # the box cut out exactly the ones
+    assert ds[1]["target"].tolist() == [0.0, 1.0]
+    with pytest.raises(ValueError, match="odd"):
+        FrameDataset(ps, refs, input_size=(6, 8), clip_frames=2)
+    with pytest.raises(ValueError, match="boxes has 1 rows for 2 samples"):
+        FrameDataset(ps, refs, input_size=(6, 8), boxes=boxes[:1])
+
+
+def test_map_store_roundtrip_is_lossless(tmp_path):
+    maps = np.random.default_rng(0).random((3, 4, 5)).astype(np.float16)
+    MapStore(maps, [("a", 0), ("a", 1), ("b", 0)], {"boxes": np.arange(12).reshape(3, 4)}).save(tmp_path / "m")
+    back = MapStore.load(tmp_path / "m")
+    assert np.array_equal(np.asarray(back.maps), maps) and back.maps.dtype == np.float16
+    assert back.refs == [("a", 0), ("a", 1), ("b", 0)] and back.extra["boxes"][2, 3] == 11
+    assert not list((tmp_path / "m").glob("*.tmp"))
