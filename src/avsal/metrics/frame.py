@@ -6,10 +6,12 @@ engine (:mod:`avsal.metrics.engine`) is tested against, so they favour plain, ch
 
 Definitions (MIT ``code_forMetrics``):
 
-- ``auc_judd``: jitter (``rand/1e7``), min-max normalise, thresholds = saliency at the fixated
-  pixels in descending order; ``tp[i] = i/Nf``, ``fp[i] = (#pixels >= thr_i - i)/(Npix - Nf)``;
-  curve padded with (0,0) and (1,1); trapezoid area. Ties are not corrected (as MIT): that is
-  what the jitter is for.
+- ``auc_judd``: jitter (``rand/1e7`` added to the map as given), thresholds = saliency at the
+  fixated pixels in descending order; ``tp[i] = i/Nf``, ``fp[i] = (#pixels >= thr_i - i)/(Npix -
+  Nf)``; curve padded with (0,0) and (1,1); trapezoid area. Ties are not corrected (as MIT): that
+  is what the jitter is for. MIT min-max normalises after the jitter; that is a positive affine
+  map, which leaves every ``>=`` comparison and so the curve unchanged, so we compare the
+  jittered values directly (normalising could only merge two values one ulp apart by rounding).
 - ``auc_shuffled``: min-max normalise; per split, ``k = min(Nf, #negatives)`` negative locations
   drawn without replacement from ``other_fix``; thresholds ``fliplr(0:step:max)`` over the fixated
   and sampled values; ``tp = mean(Sth >= t)``, ``fp = mean(Srand >= t)``; padded with 0 and 1;
@@ -95,7 +97,9 @@ def fixation_mask(fix: Map, *, name: str = "fixation map", where: str = "") -> n
     return a > 0
 
 
-def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str, where: str = "") -> None:
+def check_same_shape(
+    a: np.ndarray, b: np.ndarray, name_a: str, name_b: str, where: str = ""
+) -> None:
     """Raise ``ValueError`` naming both shapes if they differ."""
     if a.shape != b.shape:
         raise ValueError(
@@ -137,7 +141,6 @@ def auc_judd(
         return 0.5
     if jitter:
         s = s + jitter_noise(as_generator(rng), s.shape)
-    s = _minmax(s)
     thresholds = np.sort(s[f])[::-1]  # [Nf] descending
     above = n_pix - np.searchsorted(np.sort(s, axis=None), thresholds, side="left")  # #(s >= thr)
     i = np.arange(1, n_fix + 1)
