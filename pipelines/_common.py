@@ -26,6 +26,7 @@ def stage_args(description: str, add: Callable[[argparse.ArgumentParser], None] 
 
 
 def report(metrics: dict[str, Any]) -> None:
-    """Print a stage's metrics as JSON on stdout (the CLI's result)."""
-    json.dump(metrics, sys.stdout, indent=1, default=str)
+    """Print a stage's metrics as JSON on stdout (per-epoch histories stay in the report files)."""
+    shown = {k: v for k, v in metrics.items() if k != "history"}
+    json.dump(shown, sys.stdout, indent=1, default=str)
     sys.stdout.write("\n")

@@ -62,7 +62,6 @@ class FrameDataset(Dataset):
         pseudo: np.ndarray | None = None,  # float [len(refs), H, W] targets, cached-frame size
         switch: np.ndarray | None = None,  # float [len(refs)] binary audio-switch labels
         hflip: bool = False,  # random horizontal flip (training augmentation)
-        seed: int = 0,
     ) -> None:
         if clip_frames < 1 or clip_frames % 2 == 0:
             raise ValueError(f"clip_frames must be odd and >= 1, got {clip_frames}")
@@ -78,7 +77,6 @@ class FrameDataset(Dataset):
         self.pseudo = pseudo
         self.switch = switch
         self.hflip = hflip
-        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -90,7 +88,8 @@ class FrameDataset(Dataset):
         idx = clip_indices(i, clip.n_frames, self.clip_frames)
         raw = self.prepared.frames(clip, idx)  # [T, H, W, 3]
         frames = np.stack([_crop_resize(f, box, self.input_size) for f in raw])
-        flip = self.hflip and np.random.default_rng([self.seed, k, torch.initial_seed() % (2**31)]).random() < 0.5
+        # the training engine seeds numpy per (seed, epoch, item), so this draw is reproducible
+        flip = self.hflip and np.random.random() < 0.5
         if flip:
             frames = frames[:, :, ::-1]
         x = to_float_frames(frames)  # [T, 3, h, w]

@@ -126,7 +126,7 @@ class SceneObject:
         """Centre (x, y) and radius of the unique part ("head") at time t."""
         c = self.position(t, width, height)
         centre = c + np.array([0.45 * self.half[1], -0.85 * self.half[0]])
-        base = 0.55 * min(self.half)
+        base = 0.75 * min(self.half)
         if self.look is not None and self.pulsing:
             base *= 0.8 + 0.45 * float(envelope(self.look, np.array([t]), self.phase)[0])
         return centre, base
@@ -180,7 +180,7 @@ def render_frame(
             d2 = (xx - pc[0]) ** 2 + (yy - pc[1]) ** 2
             pmask = d2 <= r * r
             a = obj.look.stripe_angle
-            stripes = np.sin(2 * np.pi * ((xx - pc[0]) * math.cos(a) + (yy - pc[1]) * math.sin(a)) / 4.0)
+            stripes = np.sin(2 * np.pi * ((xx - pc[0]) * math.cos(a) + (yy - pc[1]) * math.sin(a)) / 5.0)
             shade = np.where(stripes > 0, 1.0, 0.55)[..., None]
             img[pmask] = (np.array(obj.look.part_rgb, np.float32) * shade)[pmask]
     return np.clip(img, 0, 255).astype(np.uint8)

@@ -127,28 +127,38 @@ def summarise(frames: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
     return out
 
 
-def _write(cfg: Config, name: str, frames: pd.DataFrame, summary: dict[str, Any], seconds: float, split: str) -> dict[str, Any]:
+def _run(cfg: Config, name: str, methods: dict[str, tuple[str, str]], split: str) -> dict[str, Any]:
+    """Score ``methods``, write the tidy table and the summary, log both as an MLflow run.
+
+    The run opens first, so an unreachable tracking store fails the stage before any work.
+    """
     paths = Paths(cfg)
-    atomic_write_bytes(paths.art / "eval" / f"{name}_frames.csv", frames.to_csv(index=False).encode())
-    result = {"split": split, "fold": cfg.evaluate.fold, "protocol": {"blur_sigma": cfg.evaluate.blur_sigma, "s_auc_splits": cfg.evaluate.s_auc_splits}, "results": summary, "seconds": round(seconds, 2)}
-    atomic_write_json(paths.report(f"{name}.json"), result)
-    with tracker_for(cfg, name, params={"evaluate": cfg.evaluate, "split": split}) as h:
+    t0 = time.perf_counter()
+    with tracker_for(cfg, name, params={"evaluate": cfg.evaluate, "split": split, "methods": methods}) as h:
+        frames = score(cfg, methods, split=split)
+        summary = summarise(frames)
+        atomic_write_bytes(paths.art / "eval" / f"{name}_frames.csv", frames.to_csv(index=False).encode())
+        result = {
+            "split": split,
+            "fold": cfg.evaluate.fold,
+            "protocol": {"blur_sigma": cfg.evaluate.blur_sigma, "s_auc_splits": cfg.evaluate.s_auc_splits, "s_auc_step": cfg.evaluate.s_auc_step},
+            "results": summary,
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+        atomic_write_json(paths.report(f"{name}.json"), result)
         for method, sets in summary.items():
             for d, ms in sets.items():
-                h.log_metrics({f"{method}/{d}/{k}".replace(" ", "_").replace("(", "").replace(")", ""): v for k, v in ms.items()})
+                key = f"{method}/{d}".replace(" ", "_").replace("(", "").replace(")", "")
+                h.log_metrics({f"{key}/{k}": v for k, v in ms.items()})
         h.log_artifact(str(paths.report(f"{name}.json")))
     return result
 
 
 def run(cfg: Config, *, split: str = "test") -> dict[str, Any]:
     """Stage evaluate: Table 4 rows of this project on the six sets."""
-    t0 = time.perf_counter()
-    frames = score(cfg, TABLE4_METHODS, split=split)
-    return _write(cfg, "evaluate", frames, summarise(frames), time.perf_counter() - t0, split)
+    return _run(cfg, "evaluate", TABLE4_METHODS, split)
 
 
 def run_ablations(cfg: Config, *, split: str = "test") -> dict[str, Any]:
     """Stage ablations: Tables 1-3 rows (CAMs, fusion rules, coarse/fine, audio switch)."""
-    t0 = time.perf_counter()
-    frames = score(cfg, ABLATION_METHODS, split=split)
-    return _write(cfg, "ablations", frames, summarise(frames), time.perf_counter() - t0, split)
+    return _run(cfg, "ablations", ABLATION_METHODS, split)

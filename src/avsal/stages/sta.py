@@ -87,7 +87,7 @@ def run_train(cfg: Config, *, variant: str = "sta", track: bool = True) -> dict[
     refs, maps = pseudo_split(cfg, prepared, "train")
     vrefs, vmaps = pseudo_split(cfg, prepared, "val")
     kw = dict(input_size=cfg.sta.input_size, clip_frames=cfg.model.clip_frames)
-    train_set = FrameDataset(prepared, refs, pseudo=maps, **kw)
+    train_set = FrameDataset(prepared, refs, pseudo=maps, hflip=True, **kw)
     val_set = FrameDataset(prepared, vrefs, pseudo=vmaps, **kw)
     switch = load_switch(cfg) if uses_switch(cfg, variant) else None
     model = build_net(cfg, "sta", num_classes=None, switch=switch)

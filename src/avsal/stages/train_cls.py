@@ -69,13 +69,14 @@ def load_switch(cfg: Config) -> torch.nn.Module | None:
     return load_net(cfg, "audio_switch", path, num_classes=None)
 
 
-def _dataset(cfg: Config, prepared: PreparedSet, split: str, stage: str, kind: str) -> FrameDataset:
+def _dataset(cfg: Config, prepared: PreparedSet, split: str, stage: str, kind: str, *, train: bool = False) -> FrameDataset:
     refs = prepared.frame_refs(split=split, labelled_only=True)
     spec = cfg.coarse if stage == "coarse" else cfg.fine
     boxes = coarse_boxes_for(cfg, prepared, refs) if stage == "fine" else None
     clip_frames = cfg.model.clip_frames if kind in ("st", "sta_cls") else 1
     return FrameDataset(
-        prepared, refs, input_size=spec.input_size, clip_frames=clip_frames, num_classes=len(cfg.ave.categories), boxes=boxes
+        prepared, refs, input_size=spec.input_size, clip_frames=clip_frames, num_classes=len(cfg.ave.categories), boxes=boxes,
+        hflip=train,
     )
 
 
@@ -96,7 +97,7 @@ def run(cfg: Config, *, stage: str, net: str, track: bool = True) -> dict[str, A
     paths = Paths(cfg)
     prepared = PreparedSet(prepared_dir(cfg, "ave"))
     switch = load_switch(cfg) if net in ("sa", "sta_cls") else None
-    train_set = _dataset(cfg, prepared, "train", stage, net)
+    train_set = _dataset(cfg, prepared, "train", stage, net, train=True)
     val_set = _dataset(cfg, prepared, "val", stage, net)
     model = build_net(cfg, net, num_classes=len(cfg.ave.categories), switch=switch)
     spec = (cfg.coarse if stage == "coarse" else cfg.fine).train
