@@ -172,16 +172,27 @@ def postprocess(cfg: Config, refs: list[tuple[str, int]], maps: np.ndarray) -> n
 
 
 def run_scam(cfg: Config, *, stage: str) -> dict[str, Any]:
-    """Pseudo fixations of ``stage`` (float16, lossless .npy) and, for coarse, the crop boxes."""
+    """Pseudo fixations of ``stage`` (float16, lossless .npy) and, for coarse, the crop boxes.
+
+    A frame where Eq. 3 zeroes every net (the tag is no net's top-1) fuses to a constant map:
+    it carries no pseudo fixation.  It stays in the store flagged ``informative = False`` (its
+    coarse box is the whole frame) and is left out of STA training and of the validity suite.
+    """
     store = MapStore.load(Paths(cfg).cams(stage))
     fused = fuse(cfg, store.maps, store.extra["probs"], store.extra["tags"])
     refs, maps = frame_max(store.refs, fused)
     maps = postprocess(cfg, refs, maps)
-    extra = {}
+    informative = (maps.max(axis=(1, 2)) - maps.min(axis=(1, 2))) > 1e-3
+    extra = {"informative": informative}
     if stage == "coarse":
         extra["boxes"] = np.array([tuple(box_from_map(torch.from_numpy(m), k=cfg.scam.crop_k)) for m in maps], np.int32)
     MapStore(maps.astype(np.float16), refs, extra).save(Paths(cfg).pseudo(stage))
-    metrics: dict[str, Any] = {"frames": len(refs), "mean": float(maps.mean()), "frac_above_half": float((maps > 0.5).mean())}
+    metrics: dict[str, Any] = {
+        "frames": len(refs),
+        "informative_fraction": float(informative.mean()) if len(refs) else float("nan"),
+        "mean": float(maps.mean()),
+        "frac_above_half": float((maps > 0.5).mean()),
+    }
     if "boxes" in extra:
         b = extra["boxes"]
         h, w = maps.shape[1:]

@@ -52,10 +52,11 @@ def serving_net(*, params: dict[str, Any], with_switch: bool) -> torch.nn.Module
 
 
 def pseudo_split(cfg: Config, prepared: PreparedSet, split: str) -> tuple[list[tuple[int, int]], np.ndarray]:
-    """Refs of ``split`` frames that carry a final pseudo-GT map, and those maps."""
+    """Refs of ``split`` frames that carry an informative final pseudo-GT map, and those maps."""
     store = MapStore.load(Paths(cfg).pseudo("fine"))
     refs = store.refs_in(prepared)
-    keep = [k for k, (ci, _) in enumerate(refs) if prepared.clips[ci].split == split]
+    informative = np.asarray(store.extra["informative"], bool)
+    keep = [k for k, (ci, _) in enumerate(refs) if prepared.clips[ci].split == split and informative[k]]
     return [refs[k] for k in keep], np.asarray(store.maps)[keep]
 
 

@@ -17,7 +17,7 @@ __all__ = ["run"]
 
 def run(cfg: Config, *, raise_on_failure: bool = True) -> dict[str, Any]:
     size = PreparedSet(prepared_dir(cfg, "ave")).frame_size
-    results = [validate_pseudo(Paths(cfg).pseudo(s), expected_size=size, name=f"pseudo_{s}") for s in ("coarse", "fine")]
+    results = [validate_pseudo(Paths(cfg).pseudo(s), expected_size=size, name=f"pseudo_{s}", min_informative=cfg.validation.min_informative_pseudo) for s in ("coarse", "fine")]
     ok = all(r.success for r in results)
     path = Paths(cfg).report("validation_pseudo.json")
     lines = [line for r in results for line in r.describe()]

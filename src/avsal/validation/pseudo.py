@@ -33,16 +33,25 @@ def pseudo_records(maps: np.ndarray, refs: Sequence[tuple[str, int]], *, expecte
     return pd.DataFrame(rows)
 
 
-def validate_pseudo(folder: str | Path, *, expected_size: tuple[int, int], name: str) -> SuiteResult:
-    """Run the pseudo-GT suite on a map store folder (``maps.npy`` + ``refs.json``)."""
+def validate_pseudo(folder: str | Path, *, expected_size: tuple[int, int], name: str, min_informative: float = 0.5) -> SuiteResult:
+    """Run the pseudo-GT suite on a map store folder (``maps.npy`` + ``refs.json``).
+
+    Maps flagged uninformative by the SCAM stage (no net's top-1 is the tag) are not pseudo
+    fixations and are skipped, but at least ``min_informative`` of the frames must be informative.
+    """
     from avsal.data.datasets import MapStore
 
     store = MapStore.load(folder)
-    df = pseudo_records(store.maps, store.refs, expected_size=expected_size, where=str(Path(folder) / "maps.npy"))
+    flags = np.asarray(store.extra.get("informative", np.ones(len(store.refs), bool)), bool)
+    keep = np.flatnonzero(flags)
+    df = pseudo_records(store.maps[keep], [store.refs[k] for k in keep], expected_size=expected_size, where=str(Path(folder) / "maps.npy"))
+    df["informative_fraction"] = float(flags.mean()) if len(flags) else 0.0
     checks = [
+        Check("ExpectColumnValuesToBeBetween", {"column": "informative_fraction", "min_value": min_informative}, f"fewer than {min_informative:.0%} of the frames have an informative pseudo-GT map"),
         Check("ExpectColumnValuesToBeInSet", {"column": "finite", "value_set": [True]}, "map has NaN or Inf"),
-        Check("ExpectColumnValuesToBeBetween", {"column": "min", "min_value": 0.0, "max_value": 1.0}, "map value below 0 or above 1"),
-        Check("ExpectColumnValuesToBeBetween", {"column": "max", "min_value": 1e-3, "max_value": 1.0}, "empty (all-zero) map"),
+        Check("ExpectColumnValuesToBeBetween", {"column": "min", "min_value": 0.0}, "map value below 0"),
+        Check("ExpectColumnValuesToBeBetween", {"column": "max", "max_value": 1.0}, "map value above 1"),
+        Check("ExpectColumnValuesToBeBetween", {"column": "max", "min_value": 1e-3}, "empty (all-zero) map"),
         Check("ExpectColumnValuesToBeBetween", {"column": "range", "min_value": 1e-3}, "constant map"),
         Check("ExpectColumnValuesToBeInSet", {"column": "size_ok", "value_set": [True]}, f"map size differs from the frames {tuple(expected_size)}"),
     ]

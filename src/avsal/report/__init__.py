@@ -1,0 +1,33 @@
+"""The report stage's library: our numbers beside the paper's, the claimed orderings, figures.
+
+``avsal.stages.report.run`` wires these to the pipeline's outputs; everything here takes
+already-loaded inputs (or explicit paths) so it can be tested on hand-written numbers.
+"""
+
+from avsal.report.document import FigureInfo, ReportContext, build_document
+from avsal.report.figures import QualSample, qualitative_figure, table4_bars, training_curves
+from avsal.report.published import METRICS, find_paper_dir, load_ablations, load_table4
+from avsal.report.render import to_html, to_markdown
+from avsal.report.results import Inputs, OrderingCheck, check_orderings, load_inputs
+from avsal.report.samples import collect_samples
+
+__all__ = [
+    "METRICS",
+    "FigureInfo",
+    "Inputs",
+    "OrderingCheck",
+    "QualSample",
+    "ReportContext",
+    "build_document",
+    "check_orderings",
+    "collect_samples",
+    "find_paper_dir",
+    "load_ablations",
+    "load_inputs",
+    "load_table4",
+    "qualitative_figure",
+    "table4_bars",
+    "to_html",
+    "to_markdown",
+    "training_curves",
+]
