@@ -138,6 +138,7 @@ class ValidationConfig:
     max_fps: float
     min_fixations_per_frame: int
     min_frames_with_fixations: float  # fraction of frames per video that must carry fixations
+    min_informative_pseudo: float  # fraction of frames whose pseudo-GT must be informative
 
 
 @dataclass(frozen=True)
