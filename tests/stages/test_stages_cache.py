@@ -35,6 +35,15 @@ def test_shards_resume_and_fingerprint(tmp_path):
     CALLS.clear()
     write_prepared(tmp_path / "p", jobs, _decode, job_id=str, settings={"fps": 4, "size": [6, 8]}, shard_clips=2)
     assert CALLS == ["clip_c"] and not (tmp_path / "p" / "shard_00001.tmp").exists()
+    # a changed input file (its signature) redoes only the shard that holds it
+    CALLS.clear()
+    write_prepared(tmp_path / "p", jobs, _decode, job_id=str, settings={"fps": 4, "size": [6, 8]}, shard_clips=2,
+                   job_signature=lambda j: "v2" if j == "clip_c" else "")
+    assert CALLS == jobs  # the first call with signatures: every shard's fingerprint is new
+    CALLS.clear()
+    write_prepared(tmp_path / "p", jobs, _decode, job_id=str, settings={"fps": 4, "size": [6, 8]}, shard_clips=2,
+                   job_signature=lambda j: "v3" if j == "clip_c" else "")
+    assert CALLS == ["clip_c"]
     # a changed setting redoes everything
     CALLS.clear()
     write_prepared(tmp_path / "p", jobs, _decode, job_id=str, settings={"fps": 8, "size": [6, 8]}, shard_clips=2)

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from avsal.utils.io import atomic_write_json
 
-__all__ = ["ClipEntry", "DecodedItem", "PreparedSet", "write_prepared", "fingerprint"]
+__all__ = ["ClipEntry", "DecodedItem", "PreparedSet", "write_prepared", "fingerprint", "file_signature"]
 
 
 @dataclass
@@ -62,6 +62,15 @@ class DecodedItem:
 def fingerprint(obj: Any) -> str:
     """Stable short hash of JSON-able settings (decides whether a cached shard is reusable)."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def file_signature(*paths: str | Path) -> str:
+    """Cheap identity of input files (name, size, mtime): a regenerated input redoes its shard."""
+    parts = []
+    for p in paths:
+        st = os.stat(p)
+        parts.append(f"{Path(p).name}:{st.st_size}:{st.st_mtime_ns}")
+    return "|".join(parts)
 
 
 def _write_shard(dst: Path, items: list[DecodedItem], shard: int, fp: str) -> list[ClipEntry]:
@@ -101,14 +110,16 @@ def write_prepared(
     *,
     job_id: Callable[[Any], str],
     settings: dict[str, Any],
+    job_signature: Callable[[Any], str] | None = None,
     shard_clips: int = 64,
     executor: Executor | None = None,
     desc: str = "prepare",
 ) -> PreparedSet:
     """Decode ``jobs`` with ``decode`` (on ``executor``, e.g. a process pool) into shards.
 
-    ``settings`` (fps, size, audio variant, ...) goes into each shard's fingerprint, so a rerun
-    with the same settings skips finished shards and a changed setting redoes them.
+    ``settings`` (fps, size, audio variant, ...) and ``job_signature`` of each job (e.g. the
+    input file's size and mtime) go into each shard's fingerprint, so a rerun skips finished
+    shards, and a changed setting or a changed input file redoes the shards it affects.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -119,14 +130,15 @@ def write_prepared(
     with tqdm(total=len(jobs), desc=desc, unit="clip", leave=False, disable=None) as bar:
         for s, group in enumerate(groups):
             dst = out / f"shard_{s:05d}"
-            done = _complete_shard(dst, fp, [job_id(j) for j in group])
+            shard_fp = fingerprint([fp, [job_signature(j) for j in group]]) if job_signature else fp
+            done = _complete_shard(dst, shard_fp, [job_id(j) for j in group])
             if done is None:
                 results = pool.map(decode, group) if pool is not None else map(decode, group)
                 items = []
                 for item in results:
                     items.append(item)
                     bar.update(1)
-                done = _write_shard(dst, items, s, fp)
+                done = _write_shard(dst, items, s, shard_fp)
             else:
                 bar.update(len(group))
             entries.extend(done)

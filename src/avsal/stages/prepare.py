@@ -15,7 +15,13 @@ import numpy as np
 from avsal.config import Config
 from avsal.data.ave import AVEDataset
 from avsal.data.fixations import FixationSet
-from avsal.data.prepared import DecodedItem, PreparedSet, write_prepared
+from avsal.data.prepared import (
+    DecodedItem,
+    PreparedSet,
+    file_signature,
+    fingerprint,
+    write_prepared,
+)
 from avsal.data.video import decode_clip
 
 __all__ = ["run", "ave_job", "fixation_job", "prepared_dir"]
@@ -68,6 +74,13 @@ def fixation_job(job: tuple[str, str, str, int, float], *, size: tuple[int, int]
     )
 
 
+def _fixation_signature(job: tuple[str, str, str, int, float]) -> str:
+    """Identity of a fixation video's inputs: its frame folder listing and its wav."""
+    root, set_name, video, _, _ = job
+    v = FixationSet(root, set_name).video(video)
+    return fingerprint([file_signature(*sorted(v.frame_dir.iterdir())), file_signature(v.wav_path)])
+
+
 def run(cfg: Config, *, sets: list[str] | None = None) -> dict[str, Any]:
     """Decode AVE and the fixation sets into ``artifacts/prepared``; returns counts and timing."""
     p = cfg.prepare
@@ -95,6 +108,7 @@ def _run(cfg: Config, jobs: list, settings: dict, size: tuple[int, int], sets: l
         jobs,
         functools.partial(ave_job, fps=p.fps, size=size, variant=p.audio_variant),
         job_id=lambda j: j.clip_id,
+        job_signature=lambda j: file_signature(j.path),
         settings=settings,
         shard_clips=p.shard_clips,
         executor=pool,
@@ -110,6 +124,7 @@ def _run(cfg: Config, jobs: list, settings: dict, size: tuple[int, int], sets: l
             fjobs,
             functools.partial(fixation_job, size=size, variant=p.audio_variant),
             job_id=lambda j: j[2],
+            job_signature=_fixation_signature,
             settings={**settings, "set": name},
             shard_clips=p.shard_clips,
             executor=pool,
