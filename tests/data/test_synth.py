@@ -93,6 +93,10 @@ def test_off_tag_audio_and_unseen_categories(tiny_world):
     assert off, "some clips carry off-tag background audio"
     for v in off:
         assert v["off_tag_audio"] != v["segments"][0][0] and v["off_tag_audio"] in scfg.categories
+    fix_videos = [v for sets in manifest["fixations"].values() for v in sets.values()]
+    off_fix = [v for v in fix_videos if v["off_tag_audio"]]
+    assert off_fix and len(off_fix) < len(fix_videos)  # some eye-tracking videos too, not all
+    assert all(v["off_tag_audio"] != v["category"] for v in off_fix)
     unseen = {v["category"] for v in manifest["fixations"]["Coutrot2"].values()}
     seen = {v["category"] for v in manifest["fixations"]["AVAD"].values()}
     assert unseen <= set(scfg.unseen_categories) and seen <= set(scfg.categories)

@@ -11,8 +11,8 @@ test runs on a fresh machine, and the paper's claims become testable:
 * the unique part pulses with the sound's envelope (audio-visual synchrony); the object moves;
 * silent distractor bodies, some moving, on a textured, slowly panning background;
 * the event occupies ``[StartTime, EndTime)``: the object is present and sounding only then;
-* a fraction of clips carry off-tag audio (another category's sound; the part does not pulse),
-  which the audio switch must learn to ignore;
+* a fraction of clips (AVE and eye-tracking videos alike) carry off-tag audio (another
+  category's sound; the part does not pulse), which the audio switch must learn to ignore;
 * virtual observers fixate mostly the sounding object's unique part, sometimes moving
   distractors, otherwise centre-biased points, with temporal persistence;
 * the six sets differ in statistics; one (Coutrot2's place) shows categories unseen in training.
@@ -442,7 +442,13 @@ def _write_fixation_video(
     look = category_look(cat)
     bg, pan = _background(rng, H, W)
     sounding = _make_object(rng, look, H, W, moving=True)
-    sounding.pulsing = True
+    # like AVE, some videos carry off-tag audio (another category's sound, e.g. background
+    # music): the part then does not pulse, and an audio branch without the switch is misled
+    off_tag = None
+    if rng.random() < cfg.off_tag_audio_fraction:
+        others = [c for c in cfg.categories if c != cat]
+        off_tag = others[int(rng.integers(len(others)))]
+    sounding.pulsing = off_tag is None
     lo, hi = cfg.distractors
     distractors = [
         _make_object(rng, None, H, W, moving=bool(rng.random() < cfg.moving_distractor_fraction))
@@ -475,9 +481,10 @@ def _write_fixation_video(
         (adir / "maps" / f"eyeMap_{k + 1:05d}.jpg").write_bytes(_jpg_bytes(np.round(dens * 255).astype(np.uint8)))
         (adir / f"fixMap_{k + 1:05d}.mat").write_bytes(mat_bytes({"eyeMap": binary.astype(np.float64)}))
     ta = np.arange(int(round(n / spec.fps * cfg.audio_rate))) / cfg.audio_rate
-    audio = rng.normal(0, 0.01, size=ta.shape) + signature(look, ta, sounding.phase)
+    heard = category_look(off_tag) if off_tag else look
+    audio = rng.normal(0, 0.01, size=ta.shape) + signature(heard, ta, sounding.phase)
     (wdir / f"{vid}.wav").write_bytes(wav_bytes(audio.astype(np.float32), cfg.audio_rate))
-    res.manifest.setdefault("fixations", {}).setdefault(set_name, {})[vid] = {"category": cat}
+    res.manifest.setdefault("fixations", {}).setdefault(set_name, {})[vid] = {"category": cat, "off_tag_audio": off_tag}
     res.n_fixation_videos += 1
     res.n_fixation_frames += n
     return n
