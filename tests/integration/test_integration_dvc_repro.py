@@ -34,6 +34,7 @@ def repo(tmp_path_factory, repo_root: Path):
 
     root = tmp_path_factory.mktemp("pipeline") / "repo"
     root.mkdir()
+    (root.parent / "shared").symlink_to(repo_root.parent / "shared")  # ../shared/paper, as in CI
     for name in COPY:
         src = repo_root / name
         if src.is_dir():
