@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED := False
 export DVC_NO_ANALYTICS := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup data repro repro-paper test test-fast lint ui real-data clean
+.PHONY: help setup data repro repro-paper test test-fast lint ui real-data clean tune
 
 help: ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,12 @@ repro: data ## run the whole pipeline (dvc repro)
 
 repro-paper: data ## the paper's profile as a DVC experiment (VGG16, 256/356 px, SGD lr 1e-3)
 	avsal exp-run --profile profiles/paper.yaml
+
+STUDY ?= stanet
+TRIALS ?= 20
+WORKERS ?= 2
+tune: data ## Optuna campaign over params.yaml's tune.space: make tune [STUDY=stanet TRIALS=20 WORKERS=2 STORAGE=url]
+	avsal tune --study "$(STUDY)" --trials $(TRIALS) --workers $(WORKERS) $(if $(STORAGE),--storage "$(STORAGE)")
 
 test: setup ## run the test suite (CPU; GPU tests skip without CUDA)
 	pytest

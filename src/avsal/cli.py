@@ -97,6 +97,17 @@ def _cmd_exp_run(args: argparse.Namespace) -> dict[str, Any]:
     return {"command": cmd, "returncode": rc}
 
 
+def _cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
+    from avsal.stages import tune
+
+    cfg = _load(args)
+    if args.worker:
+        return tune.run_worker(cfg, study=args.study, trials=args.trials, storage=args.storage, index=args.worker_index,
+                               threads=args.threads, track=not args.no_mlflow)
+    return tune.run(cfg, study=args.study, trials=args.trials, workers=args.workers, storage=args.storage,
+                    track=not args.no_mlflow, report=not args.no_reporting_score)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="avsal",
@@ -154,6 +165,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fps", type=float, default=8.0)
     s.add_argument("--audio-rate", type=int, default=16000)
     s.set_defaults(func=_cmd_probe)
+
+    s = sub.add_parser("tune", help="an Optuna campaign over tune.space, scored on the tuning split (make tune)",
+                       description="Search tune.space of params.yaml (SCAM threshold multiplier, lambda, fusion rule, pseudo-GT "
+                                   "post-processing, evaluation blur, learning rates) for the best fixation score on the tuning split "
+                                   "(tune.split, disjoint from the reporting split evaluate.fold). Workers share one Optuna study; "
+                                   "rerun the same command to resume. Writes <reports>/tune/<study>/best_params.yaml (for dvc exp run -S), "
+                                   "history.png, importances.png, summary.json; MLflow: a parent run per study, a child run per trial.")
+    s.add_argument("--study", required=True, help="study name (rerun with the same name to resume)")
+    s.add_argument("--trials", type=int, required=True, help="budget: finished (complete or pruned) trials of the study, all workers together")
+    s.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    s.add_argument("--storage", default=None, help="Optuna storage (default: tune.storage, else sqlite:///<artifacts>/tune/optuna.db); "
+                                                    "journal:<file>, or postgresql://user:pass@host/db to share a study between machines")
+    s.add_argument("--no-mlflow", action="store_true", help="do not log runs to MLflow")
+    s.add_argument("--no-reporting-score", action="store_true", help="skip scoring the best and default params on the reporting split")
+    s.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    s.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    s.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    s.set_defaults(func=_cmd_tune)
     return p
 
 

@@ -32,6 +32,9 @@ __all__ = [
     "load_config",
     "from_dict",
     "FIXATION_SETS",
+    "TuneConfig",
+    "ParamSpec",
+    "param_type",
 ]
 
 #: canonical set name -> folder / fold-list prefix used by the STAViS release.
@@ -222,6 +225,75 @@ class EvaluateConfig:
     seed: int
 
 
+#: metric names the tuning objective may combine (avsal.metrics.engine.METRICS; checked in tests)
+TUNE_METRICS = ("auc_judd", "sim", "auc_shuffled", "cc", "nss", "kld")
+#: sections whose scalar params a campaign may tune or fix (the method and its evaluation)
+TUNABLE_SECTIONS = ("model", "coarse", "fine", "tagger", "audio_switch", "scam", "sta", "evaluate")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One dimension of the search space (``tune.space``), keyed by the param's dotted path."""
+
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False  # sample on a log scale (float/int; low > 0)
+    step: float | None = None  # a grid step (float/int; not with log)
+    choices: tuple[Any, ...] | None = None  # categorical: scalars of the param's type
+
+
+@dataclass(frozen=True)
+class TuneSplit:
+    """The TUNING split: one side of one fold of every fixation set's fold lists.
+
+    The REPORTING split is ``evaluate.fold``'s test side; a campaign whose tuning videos overlap
+    the reporting videos is refused.
+    """
+
+    fold: int = 1
+    side: Literal["train", "test"] = "train"
+
+
+@dataclass(frozen=True)
+class TuneObjective:
+    metrics: tuple[str, ...] = ("cc", "nss")  # mean over these (per set), then over the sets
+    direction: Literal["maximize", "minimize"] = "maximize"
+
+
+@dataclass(frozen=True)
+class TuneSampler:
+    name: Literal["tpe", "random"] = "tpe"
+    seed: int = 0  # worker k samples with seed + k
+    n_startup_trials: int = 8  # random trials before TPE models the space
+
+
+@dataclass(frozen=True)
+class TunePruner:
+    """Stops bad trials early from the per-epoch tuning objective of STA."""
+
+    name: Literal["median", "hyperband", "none"] = "median"
+    n_startup_trials: int = 3  # median: no pruning before this many finished trials
+    n_warmup_steps: int = 1  # median: no pruning before this STA epoch
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """Optuna campaigns (``avsal tune``); not a dvc.yaml stage.  Optional: older configs load."""
+
+    objective: TuneObjective = field(default_factory=TuneObjective)
+    split: TuneSplit = field(default_factory=TuneSplit)
+    sets: tuple[str, ...] = ()  # fixation sets scored for tuning; [] = datasets.fixation_sets
+    storage: str | None = None  # null: sqlite:///<artifacts>/tune/optuna.db | journal:<file> | postgresql://...
+    sampler: TuneSampler = field(default_factory=TuneSampler)
+    pruner: TunePruner = field(default_factory=TunePruner)
+    heartbeat_interval: int = 10  # s between a running trial's heartbeats (RDB storages)
+    grace_period: int = 30  # s without a heartbeat before a trial counts as dead (failed, retried)
+    max_retry: int = 2  # retries of a trial whose worker died
+    fixed: dict[str, Any] = field(default_factory=dict)  # dotted key -> value for every trial, not tuned
+    space: dict[str, ParamSpec] = field(default_factory=dict)  # dotted key -> its range
+
+
 @dataclass(frozen=True)
 class Config:
     project: ProjectConfig
@@ -240,6 +312,7 @@ class Config:
     sta: STAConfig
     runtime: RuntimeConfig
     evaluate: EvaluateConfig
+    tune: TuneConfig = field(default_factory=TuneConfig)  # optional: configs recorded before it load
     params_file: str = field(default="<dict>", compare=False, metadata={"internal": True})
 
     def to_dict(self) -> dict[str, Any]:
@@ -430,3 +503,98 @@ def _check(cfg: Config) -> None:
     lo, hi = cfg.synth.distractors
     if not 0 <= lo <= hi:
         raise ConfigError(f"{src}: synth.distractors must be [min, max] with 0 <= min <= max")
+    _check_tune(cfg)
+
+
+def param_type(key: str) -> Any:
+    """The declared type of the leaf param ``key`` (dotted) of :class:`Config`; KeyError if none."""
+    tp: Any = Config
+    for part in key.split("."):
+        if not dataclasses.is_dataclass(tp):
+            raise KeyError(key)
+        hints = typing.get_type_hints(tp)
+        names = {f.name for f in dataclasses.fields(tp) if not f.metadata.get("internal")}
+        if part not in names:
+            raise KeyError(key)
+        tp = hints[part]
+    if dataclasses.is_dataclass(tp):
+        raise KeyError(key)  # a section, not a param
+    return tp
+
+
+def _scalar_type(tp: Any) -> bool:
+    """float/int/bool/str, a Literal, or one of them | None: what Optuna can suggest."""
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return all(a is type(None) or _scalar_type(a) for a in get_args(tp))
+    return tp in (float, int, bool, str) or origin is Literal
+
+
+def _check_tune(cfg: Config) -> None:
+    """``tune:``: objective, splits, storage, and every key/range of ``fixed`` and ``space``."""
+    src, t = cfg.params_file, cfg.tune
+    bad = [m for m in t.objective.metrics if m not in TUNE_METRICS]
+    if not t.objective.metrics or bad:
+        raise ConfigError(f"{src}: tune.objective.metrics must name metrics of {list(TUNE_METRICS)}, got {list(t.objective.metrics)}")
+    if t.split.fold < 1:
+        raise ConfigError(f"{src}: tune.split.fold must be >= 1, got {t.split.fold}")
+    if t.split.fold == cfg.evaluate.fold and t.split.side == "test":
+        raise ConfigError(
+            f"{src}: tune.split (fold {t.split.fold}, test) is the reporting split (evaluate.fold's test side); "
+            "tune on the other side of the fold (side: train)"
+        )
+    unknown = sorted(set(t.sets) - set(cfg.datasets.fixation_sets))
+    if unknown:
+        raise ConfigError(f"{src}: tune.sets {unknown} are not in datasets.fixation_sets {list(cfg.datasets.fixation_sets)}")
+    if t.storage is not None and not (t.storage.startswith("journal:") or "://" in t.storage):
+        raise ConfigError(f"{src}: tune.storage must be null, journal:<file> or a database URL (sqlite:///..., postgresql://...), got {t.storage!r}")
+    if t.heartbeat_interval < 1 or t.grace_period <= t.heartbeat_interval:
+        raise ConfigError(f"{src}: tune needs heartbeat_interval >= 1 and grace_period > heartbeat_interval")
+    if t.max_retry < 0 or t.sampler.n_startup_trials < 0 or t.pruner.n_startup_trials < 0 or t.pruner.n_warmup_steps < 0:
+        raise ConfigError(f"{src}: tune.max_retry, sampler.n_startup_trials and pruner.* must be >= 0")
+    both = sorted(set(t.fixed) & set(t.space))
+    if both:
+        raise ConfigError(f"{src}: tune.fixed and tune.space both name {both}")
+    for section, keys in (("fixed", t.fixed), ("space", t.space)):
+        for key in keys:
+            where = f"tune.{section}.{key}"
+            if key.split(".")[0] not in TUNABLE_SECTIONS or key == "evaluate.fold":
+                raise ConfigError(f"{src}: {where}: only params of {list(TUNABLE_SECTIONS)} (not evaluate.fold) can be tuned or fixed")
+            try:
+                tp = param_type(key)
+            except KeyError:
+                raise ConfigError(f"{src}: {where}: '{key}' is not a param of the config") from None
+            if section == "fixed":
+                _convert(t.fixed[key], tp, where, src)
+            else:
+                _check_spec(t.space[key], tp, where, src)
+
+
+def _check_spec(spec: ParamSpec, tp: Any, where: str, src: str) -> None:
+    if not _scalar_type(tp):
+        raise ConfigError(f"{src}: {where}: only scalar params can be tuned (this one is {_type_name(tp)})")
+    if spec.type == "categorical":
+        if not spec.choices or spec.low is not None or spec.high is not None or spec.log or spec.step is not None:
+            raise ConfigError(f"{src}: {where}: a categorical range needs 'choices' (a non-empty list) and nothing else")
+        for i, c in enumerate(spec.choices):
+            if not (c is None or isinstance(c, (bool, int, float, str))):
+                raise ConfigError(f"{src}: {where}.choices[{i}] = {c!r}: choices must be scalars")
+            _convert(c, tp, f"{where}.choices[{i}]", src)
+        if len(set(map(repr, spec.choices))) != len(spec.choices):
+            raise ConfigError(f"{src}: {where}: duplicate choices {list(spec.choices)}")
+        return
+    base = tp if get_origin(tp) not in (Union, types.UnionType) else next(a for a in get_args(tp) if a is not type(None))
+    if spec.type == "float" and base is not float or spec.type == "int" and base is not int:
+        raise ConfigError(f"{src}: {where}: a '{spec.type}' range does not fit a param of type {_type_name(tp)} (use categorical choices)")
+    if spec.choices is not None or spec.low is None or spec.high is None:
+        raise ConfigError(f"{src}: {where}: a '{spec.type}' range needs 'low' and 'high' (and no 'choices')")
+    if not spec.low < spec.high:
+        raise ConfigError(f"{src}: {where}: low ({spec.low}) must be below high ({spec.high})")
+    if spec.log and spec.low <= 0:
+        raise ConfigError(f"{src}: {where}: a log range needs low > 0")
+    if spec.log and spec.step is not None:
+        raise ConfigError(f"{src}: {where}: 'step' and 'log' exclude each other")
+    if spec.step is not None and spec.step <= 0:
+        raise ConfigError(f"{src}: {where}: step must be > 0")
+    if spec.type == "int" and any(v is not None and float(v) != int(v) for v in (spec.low, spec.high, spec.step)):
+        raise ConfigError(f"{src}: {where}: an 'int' range needs integer low/high/step")
