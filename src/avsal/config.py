@@ -104,6 +104,7 @@ class SynthConfig:
     off_tag_audio_fraction: float
     distractors: tuple[int, int]
     moving_distractor_fraction: float
+    silent_part_fraction: float  # clips that also show a silent object of another category
     split_fractions: tuple[float, float, float]
     fixation_sets: dict[str, FixationSetSynth]
 

@@ -94,6 +94,8 @@ def test_off_tag_audio_and_unseen_categories(tiny_world):
     for v in off:
         assert v["off_tag_audio"] != v["segments"][0][0] and v["off_tag_audio"] in scfg.categories
     fix_videos = [v for sets in manifest["fixations"].values() for v in sets.values()]
+    silent = [v for v in [*manifest["ave"].values(), *fix_videos] if v["silent_part"]]
+    assert silent and all(v["silent_part"] != v.get("category") for v in silent)
     off_fix = [v for v in fix_videos if v["off_tag_audio"]]
     assert off_fix and len(off_fix) < len(fix_videos)  # some eye-tracking videos too, not all
     assert all(v["off_tag_audio"] != v["category"] for v in off_fix)

@@ -9,7 +9,8 @@ test runs on a fresh machine, and the paper's claims become testable:
   category-unique part (the paper's "deer head": a striped disc with the category's hue), and a
   sound signature (harmonics of a category pitch, amplitude-modulated at a category rate);
 * the unique part pulses with the sound's envelope (audio-visual synchrony); the object moves;
-* silent distractor bodies, some moving, on a textured, slowly panning background;
+* silent distractor bodies, some moving, on a textured, slowly panning background; in a fraction
+  of clips also a silent object of ANOTHER category (its unique part shown, never heard);
 * the event occupies ``[StartTime, EndTime)``: the object is present and sounding only then;
 * a fraction of clips (AVE and eye-tracking videos alike) carry off-tag audio (another
   category's sound; the part does not pulse), which the audio switch must learn to ignore;
@@ -113,6 +114,7 @@ class SceneObject:
     visible: tuple[float, float] = (0.0, math.inf)  # [start, end) seconds
     pulsing: bool = False  # part pulses with the sound envelope
     phase: float = 0.0
+    silent: bool = False  # a silent object of another category (part shown, never heard)
 
     def position(self, t: float, width: int, height: int) -> np.ndarray:
         """Bouncing linear motion keeping the body inside the frame."""
@@ -206,6 +208,23 @@ def _make_object(
         look=look,
         phase=float(rng.uniform(0, 2 * np.pi)),
     )
+
+
+def _silent_part_object(
+    rng: np.random.Generator, cfg: SynthConfig, height: int, width: int, *, exclude: list[str], pool: tuple[str, ...] | None = None
+) -> SceneObject | None:
+    """With probability ``silent_part_fraction``: an object of another category, shown, not heard.
+
+    Why: with two unique parts in view, only the sound (its category, its synchrony with the
+    pulsing part) tells which object is the event, so the audio branches have spatial work to do.
+    """
+    if rng.random() >= cfg.silent_part_fraction:
+        return None
+    others = [c for c in (pool or cfg.categories) if c not in exclude] or [c for c in cfg.categories if c not in exclude]
+    look = category_look(others[int(rng.integers(len(others)))])
+    obj = _make_object(rng, look, height, width, moving=bool(rng.random() < cfg.moving_distractor_fraction))
+    obj.silent = True
+    return obj
 
 
 # ------------------------------------------------------------------------------------------------
@@ -330,15 +349,18 @@ def _ave_clip(
     for _ in range(int(rng.integers(lo, hi + 1))):
         moving = bool(rng.random() < cfg.moving_distractor_fraction)
         objects.insert(0, _make_object(rng, None, H, W, moving=moving))
+    silent = _silent_part_object(rng, cfg, H, W, exclude=cats)
+    if silent is not None:
+        objects.insert(0, silent)
     n_frames = int(round(D * cfg.fps))
     frames = np.stack([render_frame(k / cfg.fps, bg, pan, objects, H, W) for k in range(n_frames)])
     ta = np.arange(D * cfg.audio_rate) / cfg.audio_rate
     audio = rng.normal(0, 0.01, size=ta.shape)
-    for obj, (_cat, s, e) in zip([o for o in objects if o.look], segments):
+    for obj, (_cat, s, e) in zip([o for o in objects if o.look and not o.silent], segments):
         sound_look = category_look(off_tag) if off_tag else obj.look
         on = (ta >= s) & (ta < e)
         audio[on] += signature(sound_look, ta[on], obj.phase)
-    entry = {"segments": segments, "off_tag_audio": off_tag}
+    entry = {"segments": segments, "off_tag_audio": off_tag, "silent_part": silent.look.name if silent else None}
     return frames, audio.astype(np.float32), segments, entry
 
 
@@ -454,6 +476,9 @@ def _write_fixation_video(
         _make_object(rng, None, H, W, moving=bool(rng.random() < cfg.moving_distractor_fraction))
         for _ in range(max(1, int(rng.integers(lo, hi + 1))))
     ]
+    silent = _silent_part_object(rng, cfg, H, W, exclude=[cat], pool=pool)
+    if silent is not None:
+        distractors.append(silent)
     objects = [*distractors, sounding]
     n = spec.frames
 
@@ -484,7 +509,11 @@ def _write_fixation_video(
     heard = category_look(off_tag) if off_tag else look
     audio = rng.normal(0, 0.01, size=ta.shape) + signature(heard, ta, sounding.phase)
     (wdir / f"{vid}.wav").write_bytes(wav_bytes(audio.astype(np.float32), cfg.audio_rate))
-    res.manifest.setdefault("fixations", {}).setdefault(set_name, {})[vid] = {"category": cat, "off_tag_audio": off_tag}
+    res.manifest.setdefault("fixations", {}).setdefault(set_name, {})[vid] = {
+        "category": cat,
+        "off_tag_audio": off_tag,
+        "silent_part": silent.look.name if silent else None,
+    }
     res.n_fixation_videos += 1
     res.n_fixation_frames += n
     return n
