@@ -48,7 +48,31 @@ def fetch(cfg: Config, *, repo: str | Path = ".", force: bool = False) -> dict[s
         return {"source": "dvc pull"}
     if data.exists() and any(data.iterdir()) and not force:
         return {"source": "existing", "path": str(data)}
-    return {"source": "synthetic", **synth(cfg, out=data, force=True)}
+    result = {"source": "synthetic", **synth(cfg, out=data, force=True)}
+    if (Path(repo) / "data.dvc").is_file():
+        result["matches_data_dvc"] = _cache_if_identical(repo, cfg.paths.data)
+    return result
+
+
+def _cache_if_identical(repo: str | Path, data: str) -> bool:
+    """Put regenerated data in the DVC cache if its hash is the one data.dvc records.
+
+    `dvc status` on a fresh clone says "not in cache" whether or not the bytes match, so hash
+    without committing, compare, and only then cache; a mismatch (other package versions?) is an
+    error and data.dvc is left as it was.
+    """
+    dvcfile = Path(repo) / "data.dvc"
+    recorded = dvcfile.read_text()
+    subprocess.run(["dvc", "add", "--no-commit", "-q", data], cwd=repo, check=True)
+    regenerated = dvcfile.read_text()
+    if regenerated != recorded:
+        dvcfile.write_text(recorded)
+        raise RuntimeError(
+            f"{dvcfile}: the regenerated synthetic world differs from the recorded one "
+            "(different package versions than requirements.lock?); data/ was kept for inspection"
+        )
+    subprocess.run(["dvc", "commit", "-f", "-q", "data.dvc"], cwd=repo, check=True)
+    return True
 
 
 def use_real_data(
