@@ -53,7 +53,7 @@ TABLE_TITLES = {
 MAPPING_NOTES = (
     "Table 1: the paper's `SCAM_avg` / `SCAM_sel` of stage CO./FI. are our `SCAM_avg coarse`, `SCAM_sel coarse`, `SCAM_avg fine`, `SCAM_sel fine` (method maps of the eye-tracking videos).",
     "Table 2, coarse: the paper's `CAM_S`, `CAM_ST`, `CAM_SA` are the CAMs of our coarse S, ST, SA classification nets; its `CAM_STA` (a net fusing all sources like the STA net, Fig. 6-D) is the CAM of our coarse `sta_cls` net; its `SCAM` is our selective fusion `SCAM_sel coarse`.",
-    "Table 2, fine: the paper's `SCAM` is our `SCAM_sel fine`. The pipeline keeps single-source CAMs of the coarse stage only (the fine S/ST/SA CAMs are fused and not stored), so the fine `CAM_*` rows have no counterpart unless `ablations.json` carries `CAM_* fine` keys.",
+    "Table 2, fine: the paper's `CAM_S`, `CAM_ST`, `CAM_SA` are the CAMs of our fine S, ST, SA nets on the coarse crops, pasted back (`CAM_S fine`, ...); its `SCAM` is our `SCAM_sel fine`. No fine STA-cls net is trained, so the fine `CAM_STA` row has no counterpart.",
     "Table 3: the paper's `w/o. AS` / `w. AS` are our STA nets trained without / with the audio switch (`STA w/o audio switch`, `STA with audio switch`).",
 )
 

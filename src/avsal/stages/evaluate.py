@@ -42,6 +42,9 @@ ABLATION_METHODS: dict[str, tuple[str, str]] = {
     "SCAM_sel coarse": ("map", "scam_sel_coarse"),
     "SCAM_avg fine": ("map", "scam_avg_fine"),
     "SCAM_sel fine": ("map", "scam_sel_fine"),
+    "CAM_S fine": ("map", "cam_s_fine"),
+    "CAM_ST fine": ("map", "cam_st_fine"),
+    "CAM_SA fine": ("map", "cam_sa_fine"),
     "STA w/o audio switch": ("pred", "sta_noswitch"),
     "STA with audio switch": ("pred", "sta"),
 }

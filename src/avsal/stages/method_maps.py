@@ -35,6 +35,9 @@ MAP_NAMES = (
     "scam_sel_coarse",
     "scam_avg_fine",
     "scam_sel_fine",
+    "cam_s_fine",
+    "cam_st_fine",
+    "cam_sa_fine",
 )
 
 
@@ -52,8 +55,13 @@ def run(cfg: Config, *, name: str) -> dict[str, Any]:
     sel_f = fuse(cfg, fine["cams"], fine["probs"], fine["tags"])
     avg_f = fuse(cfg, fine["cams"], fine["probs"], fine["tags"], rule="average")
     maps = np.concatenate(
-        [np.asarray(cams, np.float16), np.stack([avg_c, sel_c, avg_f, sel_f], 1).astype(np.float16)], axis=1
-    )  # [N, 8, H, W]
+        [
+            np.asarray(cams, np.float16),  # coarse S, ST, SA, STA-cls
+            np.stack([avg_c, sel_c, avg_f, sel_f], 1).astype(np.float16),
+            np.asarray(fine["cams"], np.float16),  # fine S, ST, SA on the crops, pasted back
+        ],
+        axis=1,
+    )  # [N, 11, H, W] in MAP_NAMES order
     ids = [(prepared.clips[ci].clip_id, i) for ci, i in refs]
     MapStore(maps, ids, {"boxes": boxes, "v_coarse": v, "v_fine": fine["tags"]}).save(Paths(cfg).art / "method_maps" / name)
     agree = float((fine["probs"].argmax(2) == fine["tags"][:, None]).mean())
