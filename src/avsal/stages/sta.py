@@ -7,6 +7,7 @@ fixation map for every frame of any video; here, the six eye-tracking sets.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from avsal.stages.prepare import prepared_dir
 from avsal.stages.train_cls import load_switch
 from avsal.utils.io import atomic_write_json
 
-__all__ = ["VARIANTS", "run_train", "run_predict", "predict_set", "uses_switch", "pseudo_split", "serving_net"]
+__all__ = ["VARIANTS", "STATraining", "setup_training", "run_train", "run_predict", "predict_set", "uses_switch", "pseudo_split", "serving_net"]
 
 
 VARIANTS = ("sta", "sta_noswitch")
@@ -81,21 +82,43 @@ def _val_bce(model: torch.nn.Module, ds: FrameDataset, cfg: Config) -> float:
     return float(out["l"].mean())
 
 
-def run_train(cfg: Config, *, variant: str = "sta", track: bool = True) -> dict[str, Any]:
-    """Train STA on the pseudo fixations of the AVE train split; export its state_dict."""
+@dataclass
+class STATraining:
+    """Everything one STA training run is made of (shared by the stage and by tuning trials)."""
+
+    train_set: FrameDataset
+    val_set: FrameDataset
+    model: torch.nn.Module
+    config: Any  # avsal.training.TrainConfig
+    switch: torch.nn.Module | None
+
+
+def setup_training(cfg: Config, *, variant: str = "sta") -> STATraining:
+    """Data, net and engine config of STA for ``variant``; the checkpoint fingerprint covers all."""
     paths = Paths(cfg)
     prepared = PreparedSet(prepared_dir(cfg, "ave"))
     refs, maps = pseudo_split(cfg, prepared, "train")
     vrefs, vmaps = pseudo_split(cfg, prepared, "val")
     kw = dict(input_size=cfg.sta.input_size, clip_frames=cfg.model.clip_frames)
-    train_set = FrameDataset(prepared, refs, pseudo=maps, hflip=True, **kw)
-    val_set = FrameDataset(prepared, vrefs, pseudo=vmaps, **kw)
     switch = load_switch(cfg) if uses_switch(cfg, variant) else None
-    model = build_net(cfg, "sta", num_classes=None, switch=switch)
-    name = variant
     # both variants start from the same seed, so the switch is the only difference
-    tcfg = train_config(cfg, cfg.sta.train, checkpoint_dir=paths.checkpoints("sta", name), export_path=paths.model("sta", name), seed_offset=300,
-                        inputs=[name, cfg.sta, switch is not None, file_digest(prepared.root / "index.json", paths.pseudo("fine") / "maps.npy")])
+    tcfg = train_config(cfg, cfg.sta.train, checkpoint_dir=paths.checkpoints("sta", variant), export_path=paths.model("sta", variant), seed_offset=300,
+                        inputs=[variant, cfg.sta, switch is not None, file_digest(prepared.root / "index.json", paths.pseudo("fine") / "maps.npy")])
+    return STATraining(
+        train_set=FrameDataset(prepared, refs, pseudo=maps, hflip=True, **kw),
+        val_set=FrameDataset(prepared, vrefs, pseudo=vmaps, **kw),
+        model=build_net(cfg, "sta", num_classes=None, switch=switch),
+        config=tcfg,
+        switch=switch,
+    )
+
+
+def run_train(cfg: Config, *, variant: str = "sta", track: bool = True) -> dict[str, Any]:
+    """Train STA on the pseudo fixations of the AVE train split; export its state_dict."""
+    paths = Paths(cfg)
+    st = setup_training(cfg, variant=variant)
+    train_set, val_set, model, tcfg, switch = st.train_set, st.val_set, st.model, st.config, st.switch
+    name = variant
     t0 = time.perf_counter()
     params = {"variant": name, "audio_switch": switch is not None, "sta": cfg.sta, "model": cfg.model, "scam": cfg.scam, "n_train_frames": len(train_set)}
     with tracker_for(cfg, f"train_sta@{name}", params=params, enabled=track) as h:

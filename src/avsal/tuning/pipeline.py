@@ -269,24 +269,14 @@ def train_sta(
     checkpoint is on disk, and may raise (``optuna.TrialPruned``) to stop; a later build with the
     same key resumes from that checkpoint.
     """
-    from avsal.data.datasets import FrameDataset
-    from avsal.data.prepared import PreparedSet
-    from avsal.stages.common import Paths, build_net, fit, train_config
-    from avsal.stages.common import file_digest as md5_files
-    from avsal.stages.prepare import prepared_dir
-    from avsal.stages.sta import pseudo_split, sta_loss_fn, uses_switch
-    from avsal.stages.train_cls import load_switch
+    from avsal.stages.common import Paths, fit
+    from avsal.stages.sta import setup_training, sta_loss_fn
 
     paths = Paths(cfg)
-    prepared = PreparedSet(prepared_dir(cfg, "ave"))
-    refs, maps = pseudo_split(cfg, prepared, "train")
-    if not refs:
+    st = setup_training(cfg, variant="sta")
+    if len(st.train_set) == 0:
         raise Infeasible(f"{paths.pseudo('fine')}: no informative pseudo-GT map on the AVE train split: nothing to train STA on")
-    train_set = FrameDataset(prepared, refs, pseudo=maps, hflip=True, input_size=cfg.sta.input_size, clip_frames=cfg.model.clip_frames)
-    switch = load_switch(cfg) if uses_switch(cfg, "sta") else None
-    model = build_net(cfg, "sta", num_classes=None, switch=switch)
-    tcfg = train_config(cfg, cfg.sta.train, checkpoint_dir=paths.checkpoints("sta", "sta"), export_path=paths.model("sta", "sta"), seed_offset=300,
-                        inputs=["sta", cfg.sta, switch is not None, md5_files(prepared.root / "index.json", paths.pseudo("fine") / "maps.npy")])
+    train_set, model, tcfg = st.train_set, st.model, st.config
     scores: dict[int, float] = {}
 
     def eval_fn(m: Any, epoch: int) -> dict[str, float]:
