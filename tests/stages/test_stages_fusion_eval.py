@@ -38,3 +38,17 @@ def test_reporting_and_tuning_splits_are_disjoint(shared_data):
         assert test and train and not test & train
     with pytest.raises(ValueError, match="fold 7"):
         split_videos(shared_data, "AVAD", fold=7, split="test")
+
+
+def test_net_init_is_seeded_from_params_not_from_process_history(cfg):
+    import torch
+
+    from avsal.stages.common import build_net
+
+    a = build_net(cfg, "s", num_classes=3, seed_offset=1)
+    torch.rand(1000)  # whatever ran before must not matter
+    b = build_net(cfg, "s", num_classes=3, seed_offset=1)
+    c = build_net(cfg, "s", num_classes=3, seed_offset=2)
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert any(not torch.equal(sa[k], sc[k]) for k in sa if sa[k].is_floating_point())

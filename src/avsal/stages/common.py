@@ -90,14 +90,25 @@ def net_kwargs(cfg: Config, kind: str) -> dict[str, Any]:
     return kw
 
 
-def build_net(cfg: Config, kind: str, *, num_classes: int | None, switch: nn.Module | None = None) -> nn.Module:
-    """A fresh net of ``kind`` through the registry; ``switch`` is attached where Eq. 4/5 use it."""
+def build_net(
+    cfg: Config, kind: str, *, num_classes: int | None, switch: nn.Module | None = None, seed_offset: int = 0
+) -> nn.Module:
+    """A fresh net of ``kind`` through the registry; ``switch`` is attached where Eq. 4/5 use it.
+
+    The initial weights come from a seed derived from (project.seed, kind, seed_offset) in a
+    forked RNG, so they do not depend on what the process drew before (nor disturb it).
+    """
+    import zlib
+
     from avsal.models import build_model
+    from avsal.training import derive_seed
 
     kw = net_kwargs(cfg, kind)
     if kind in ("sa", "sta_cls", "sta"):
         kw["audio_switch"] = switch
-    return build_model(kind, num_classes=num_classes, **kw)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(cfg.project.seed, zlib.crc32(kind.encode()), seed_offset))
+        return build_model(kind, num_classes=num_classes, **kw)
 
 
 def load_net(cfg: Config, kind: str, path: Path, *, num_classes: int | None, switch: nn.Module | None = None) -> nn.Module:

@@ -107,7 +107,7 @@ def setup_training(cfg: Config, *, variant: str = "sta") -> STATraining:
     return STATraining(
         train_set=FrameDataset(prepared, refs, pseudo=maps, hflip=True, **kw),
         val_set=FrameDataset(prepared, vrefs, pseudo=vmaps, **kw),
-        model=build_net(cfg, "sta", num_classes=None, switch=switch),
+        model=build_net(cfg, "sta", num_classes=None, switch=switch, seed_offset=300),  # same init for both variants
         config=tcfg,
         switch=switch,
     )

@@ -99,10 +99,11 @@ def run(cfg: Config, *, stage: str, net: str, track: bool = True) -> dict[str, A
     switch = load_switch(cfg) if net in ("sa", "sta_cls") else None
     train_set = _dataset(cfg, prepared, "train", stage, net, train=True)
     val_set = _dataset(cfg, prepared, "val", stage, net)
-    model = build_net(cfg, net, num_classes=len(cfg.ave.categories), switch=switch)
+    offset = (*NETS, "sta_cls").index(net) + (10 if stage == "fine" else 0)
+    model = build_net(cfg, net, num_classes=len(cfg.ave.categories), switch=switch, seed_offset=offset)
     spec = (cfg.coarse if stage == "coarse" else cfg.fine).train
     tcfg = train_config(cfg, spec, checkpoint_dir=paths.checkpoints(stage, net), export_path=paths.model(stage, net),
-                        seed_offset=(*NETS, "sta_cls").index(net) + (10 if stage == "fine" else 0),
+                        seed_offset=offset,
                         inputs=[stage, cfg.coarse if stage == "coarse" else cfg.fine, cfg.audio_switch.enabled, _data_digest(cfg, stage)])
     name = f"train_cls@{stage}-{net}"
     params = {"stage": stage, "net": net, "model": cfg.model, "input_size": (cfg.coarse if stage == "coarse" else cfg.fine).input_size,
@@ -151,7 +152,7 @@ def _tagger_top1(cfg: Config, prepared: PreparedSet, refs: list[tuple[int, int]]
         fit_refs = [r for r in refs if clip_fold[r[0]] != fold]
         held = [k for k, r in enumerate(refs) if clip_fold[r[0]] == fold]
         ds = FrameDataset(prepared, fit_refs, input_size=(8, 8), num_classes=len(cfg.ave.categories))
-        model = build_net(cfg, "audio", num_classes=len(cfg.ave.categories))
+        model = build_net(cfg, "audio", num_classes=len(cfg.ave.categories), seed_offset=100 + fold)
         tcfg = train_config(cfg, cfg.tagger.train, checkpoint_dir=paths.checkpoints("tagger", f"fold{fold}"),
                             export_path=paths.model("tagger", f"fold{fold}"), seed_offset=100 + fold,
                             inputs=[cfg.tagger, _data_digest(cfg, "coarse")])
@@ -179,7 +180,7 @@ def run_audio_switch(cfg: Config, *, track: bool = True) -> dict[str, Any]:
         top1 = _tagger_top1(cfg, prepared, refs, track_handle=h)
         labels = np.array([float(top1[k] in prepared.clips[ci].labels[i]) for k, (ci, i) in enumerate(refs)], np.float32)
         ds = FrameDataset(prepared, refs, input_size=cfg.coarse.input_size, switch=labels)
-        model = build_net(cfg, "audio_switch", num_classes=None)
+        model = build_net(cfg, "audio_switch", num_classes=None, seed_offset=200)
         tcfg = train_config(cfg, cfg.audio_switch.train, checkpoint_dir=paths.checkpoints("audio_switch", "switch"),
                             export_path=paths.model("audio_switch", "switch"), seed_offset=200,
                             inputs=[cfg.tagger, cfg.audio_switch, cfg.coarse.input_size, _data_digest(cfg, "coarse")])
