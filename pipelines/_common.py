@@ -30,3 +30,14 @@ def report(metrics: dict[str, Any]) -> None:
     shown = {k: v for k, v in metrics.items() if k != "history"}
     json.dump(shown, sys.stdout, indent=1, default=str)
     sys.stdout.write("\n")
+
+
+def report_or_exit(run: Callable[[], dict[str, Any]]) -> None:
+    """Report a validation stage's metrics, or print its failures and exit 1 (stops dvc repro)."""
+    from avsal.stages.validate_raw import ValidationFailed
+
+    try:
+        report(run())
+    except ValidationFailed as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(1)

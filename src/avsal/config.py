@@ -30,6 +30,7 @@ __all__ = [
     "PrepareConfig",
     "ValidationConfig",
     "load_config",
+    "apply_overrides",
     "from_dict",
     "FIXATION_SETS",
     "TuneConfig",
@@ -412,6 +413,23 @@ def from_dict(cls: type, data: dict[str, Any], *, where: str = "", source: str =
     return cls(**kwargs)
 
 
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], *, source: str) -> None:
+    """Set dotted-key ``overrides`` (``-S`` flags, tuned params) in a raw params mapping, in place.
+
+    Only existing keys may be set: a typo is an error naming ``source`` and the key.
+    """
+    for dotted, value in overrides.items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            if not isinstance(node.get(p), dict):
+                raise ConfigError(f"{source}: override '{dotted}': '{p}' is not a section")
+            node = node[p]
+        if leaf not in node:
+            raise ConfigError(f"{source}: override '{dotted}': unknown key '{leaf}'")
+        node[leaf] = value
+
+
 def load_config(path: str | Path = "params.yaml", overrides: dict[str, Any] | None = None) -> Config:
     """Read params.yaml (plus dotted-key ``overrides``) into a frozen :class:`Config`."""
     path = Path(path)
@@ -423,16 +441,7 @@ def load_config(path: str | Path = "params.yaml", overrides: dict[str, Any] | No
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
-    for dotted, value in (overrides or {}).items():
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for p in parents:
-            if not isinstance(node.get(p), dict):
-                raise ConfigError(f"{path}: override '{dotted}': '{p}' is not a section")
-            node = node[p]
-        if leaf not in node:
-            raise ConfigError(f"{path}: override '{dotted}': unknown key '{leaf}'")
-        node[leaf] = value
+    apply_overrides(raw, overrides or {}, source=str(path))
     cfg = from_dict(Config, raw, source=str(path))
     cfg = dataclasses.replace(cfg, params_file=str(path))
     _check(cfg)

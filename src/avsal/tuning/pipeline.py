@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from avsal.config import Config, ConfigError, from_dict
+from avsal.config import Config, from_dict
 from avsal.tuning.cache import Cache, Entry, digest, file_digest, overlay
 
 __all__ = [
@@ -89,19 +89,10 @@ def param_value(cfg: Config, key: str) -> Any:
 
 def apply_params(cfg: Config, params: dict[str, Any], *, source: str = "<trial>") -> Config:
     """``cfg`` with dotted-key ``params`` set, re-typed and re-checked like a params file."""
-    from avsal.config import _check
+    from avsal.config import _check, apply_overrides
 
     raw = cfg.to_dict()
-    for dotted, value in params.items():
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for p in parents:
-            if not isinstance(node.get(p), dict):
-                raise ConfigError(f"{source}: '{dotted}': '{p}' is not a section")
-            node = node[p]
-        if leaf not in node:
-            raise ConfigError(f"{source}: '{dotted}': unknown key '{leaf}'")
-        node[leaf] = value
+    apply_overrides(raw, params, source=source)
     out = dataclasses.replace(from_dict(Config, raw, source=source), params_file=source)
     _check(out)
     return out
