@@ -168,6 +168,18 @@ def test_engine_auc_judd_is_exact_for_maps_only_a_few_ulps_wide(
     np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
 
 
+def test_engine_auc_judd_is_exact_when_the_range_overflows_float64() -> None:
+    # max - min = inf: the histogram cannot scale the map, every pixel is compared one by one
+    rng = np.random.default_rng(9)
+    preds = (rng.random((2, 12, 16)) * 2 - 1) * 1.7e308
+    preds[:, 0, 0], preds[:, 0, 1] = -1.7e308, 1.7e308
+    fix = rng.random((2, 12, 16)) < 0.1
+    got = score_video(preds, fix, metrics=["auc_judd"], seed=3)["auc_judd"]
+    want = [auc_judd(preds[t], fix[t], rng=metric_rng(3, "", t, "auc_judd")) for t in range(2)]
+    np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
+    assert 0.0 < min(got) and max(got) < 1.0
+
+
 def test_engine_errors_name_the_frame_and_the_shapes() -> None:
     preds, fix, gt = _video(6)
     bad = preds.copy()

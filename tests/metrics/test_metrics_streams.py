@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from avsal.metrics import jitter_noise, metric_rng, sample_subsets
-from avsal.metrics.streams import _floyd_by_comparison, _floyd_by_table
 
 
 def test_subsets_have_no_repeats_and_stay_in_range() -> None:
@@ -29,16 +28,6 @@ def test_every_subset_is_equally_likely() -> None:
     observed = np.array(list(counts.values()))
     chi2 = ((observed - 3000) ** 2 / 3000).sum()
     assert chi2 < 27.9  # p = 0.001 for 9 degrees of freedom
-
-
-def test_both_duplicate_checks_pick_the_same_subsets() -> None:
-    rng = np.random.default_rng(2)
-    n, k = 400, 150
-    draws = rng.integers(0, np.arange(n - k + 1, n + 1), size=(25, k))
-    a, b = np.empty((25, k), np.int64), np.empty((25, k), np.int64)
-    _floyd_by_comparison(draws, n, a)
-    _floyd_by_table(draws, n, b)
-    np.testing.assert_array_equal(a, b)
 
 
 def test_sampler_rejects_impossible_requests() -> None:
@@ -74,3 +63,31 @@ def test_jitter_is_mit_rand_over_1e7() -> None:
     raw = metric_rng(0, "v", 0, "auc_judd").random((30, 40))
     np.testing.assert_array_equal(noise, raw / 1e7)
     assert noise.min() >= 0 and noise.max() < 1e-7
+
+
+def _floyd_columnwise(draws: np.ndarray, n: int) -> np.ndarray:
+    """Floyd's algorithm written straight from its definition, all rows at once (the reference)."""
+    n_splits, k = draws.shape
+    out = np.empty_like(draws)
+    for i in range(k):
+        t = draws[:, i]
+        seen = (out[:, :i] == t[:, None]).any(axis=1)
+        out[:, i] = np.where(seen, n - k + i, t)
+    return out
+
+
+def test_sampler_equals_plain_floyd_on_every_row() -> None:
+    # Small n forces repeats in many rows, large n in few: the sampler keeps rows without a
+    # repeat as drawn and runs Floyd on the others; every row must equal plain Floyd.
+    for n, k in [(12, 6), (40, 30), (5000, 30), (300, 120), (1000, 200)]:
+        draws = np.random.default_rng(n + k).integers(0, np.arange(n - k + 1, n + 1), size=(60, k))
+
+        class Replay:  # hands sample_subsets exactly these draws
+            def __init__(self, draws: np.ndarray) -> None:
+                self.draws = draws
+
+            def integers(self, *args: object, **kwargs: object) -> np.ndarray:
+                return self.draws
+
+        got = sample_subsets(Replay(draws), n, k, 60)  # type: ignore[arg-type]
+        np.testing.assert_array_equal(got, _floyd_columnwise(draws, n))

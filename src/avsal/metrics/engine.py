@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from avsal.metrics.frame import _COLON_TOL, KLD_EPS
+from avsal.metrics.kernels import JUDD_BINS, Kernels
 from avsal.metrics.streams import JITTER_DIVISOR, metric_rng, sample_subsets
 
 #: The metrics the engine computes, in the paper's table order, plus KLD as an extra.
@@ -49,7 +50,9 @@ PAPER_METRICS = ("auc_judd", "sim", "auc_shuffled", "cc", "nss")
 #: Metrics scored against the continuous ground-truth maps (the others use fixation points).
 MAP_METRICS = frozenset({"cc", "sim", "kld"})
 
-_BINS = 1 << 14  # AUC-Judd histogram bins per frame (more bins: fewer pixels to compare one by one)
+_FUSE_MIN_PIXELS = (
+    1 << 24
+)  # auto-fuse on CPU from this many pixels per video (~73 frames at 640x360)
 
 Frames = np.ndarray | torch.Tensor | Sequence[np.ndarray | torch.Tensor]
 
@@ -71,6 +74,7 @@ def score_video(
     chunk_size: int | None = None,
     workers: int = 2,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    fused: bool | None = None,
 ) -> dict[str, np.ndarray]:
     """Score every frame of one video; returns ``{metric: float64 array [T]}`` (NaN = unscorable).
 
@@ -95,6 +99,9 @@ def score_video(
             not depend on it.
         transform: applied to each float64 chunk ``[t, h, w]`` on the device before scoring
             (the protocol's resize and blur); must return ``[t, H, W]``.
+        fused: run the per-pixel passes compiled (:mod:`avsal.metrics.kernels`). None (default):
+            on CPU for videos of at least ``2**24`` pixels, where the one-off compile (seconds,
+            once per process) pays for itself. The scores do not depend on it.
     """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
@@ -132,27 +139,39 @@ def score_video(
         negatives = _NegativeCandidates(fix_np, other_fix, video, labels)
 
     out = {m: np.full(n_frames, math.nan) for m in wanted}
+    if fused is None:
+        fused = dev.type == "cpu" and n_frames * size[0] * size[1] >= _FUSE_MIN_PIXELS
+    kernels = Kernels(fused)
     host = _HostWork(
         fix_np, negatives, labels, seed, video, n_splits, jitter and "auc_judd" in wanted
     )
-    local = threading.local()  # one workspace and noise buffer per worker thread
 
-    def run(lo: int, hi: int) -> None:
-        if not hasattr(local, "ws"):
-            local.ws, local.noise = _Workspace(dev), [None]
-        prepared = host.prepare(lo, hi, local.noise)
+    def score(lo: int, hi: int, prepared: _Prepared) -> None:
         _score_chunk(
-            preds, gt_maps, lo, hi, prepared, wanted, out, local.ws, dev, labels, video, size,
+            preds, gt_maps, lo, hi, prepared, wanted, out, kernels, dev, labels, video, size,
             transform, n_splits, step,
         )  # fmt: skip
 
     ranges = _chunks(preds, chunk_size)
-    if workers <= 1:
+    buffer: list[np.ndarray | None] = [None]
+    if workers <= 1 or len(ranges) == 1:
         for lo, hi in ranges:
-            run(lo, hi)
+            score(lo, hi, host.prepare(lo, hi, buffer))
         return out
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run, lo, hi) for lo, hi in ranges]
+    # `workers` threads score whole chunks, each with its own rand buffer: one chunk's host
+    # work (jitter and s-AUC draws with numpy) and eager tensor ops overlap another's. Compiling
+    # is not thread-safe, so the first chunk is scored here, compiling what it needs, and the
+    # threads never compile: a chunk the compiled code does not cover runs eagerly.
+    score(*ranges[0], host.prepare(*ranges[0], buffer))
+    local = threading.local()
+
+    def run(lo: int, hi: int) -> None:
+        if not hasattr(local, "rand"):
+            local.rand = [None]
+        score(lo, hi, host.prepare(lo, hi, local.rand))
+
+    with kernels.no_recompiles(), ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run, lo, hi) for lo, hi in ranges[1:]]
         try:
             for future in futures:  # in frame order: the earliest bad frame is the one reported
                 future.result()
@@ -170,7 +189,7 @@ def _score_chunk(
     prepared: _Prepared,
     wanted: list[str],
     out: dict[str, np.ndarray],
-    ws: _Workspace,
+    kernels: Kernels,
     dev: torch.device,
     labels: list[int],
     video: str,
@@ -181,7 +200,7 @@ def _score_chunk(
 ) -> None:
     t, n_pix = hi - lo, size[0] * size[1]
     where = [f"frame {labels[i]} of video '{video}'" for i in range(lo, hi)]
-    x = _block(preds, lo, hi, dev, where, "prediction")  # [t, h, w]
+    x = _block(preds, lo, hi, dev, where, "prediction")  # [t, h, w], any real dtype
     if transform is not None:
         x = transform(x.to(torch.float64))
     if tuple(x.shape[1:]) != size:
@@ -189,27 +208,35 @@ def _score_chunk(
             f"{where[0]}: prediction has shape {tuple(x.shape[1:])} but the fixation map has "
             f"shape {size}; pass a transform that resizes to the ground-truth size"
         )
-    x = _as_float64(x.reshape(t, n_pix), ws, "x")  # [t, P]; never written to
-    chunk = _Chunk(x, prepared, dev, where)
-    if "auc_judd" in wanted:
-        noise = None if prepared.noise is None else torch.from_numpy(prepared.noise).to(dev)
-        out["auc_judd"][lo:hi] = _auc_judd(chunk, noise, ws)
+    x = x.reshape(t, n_pix)  # [t, P]; read in float64 by the kernels, never converted whole
+    g = None
+    if MAP_METRICS.intersection(wanted):
+        g = _block(gt_maps, lo, hi, dev, where, "ground-truth map").reshape(t, n_pix)
+    rand = None
+    if "auc_judd" in wanted and prepared.rand is not None:
+        rand = torch.from_numpy(prepared.rand).to(dev)  # [t, P] float64; jitter = rand / 1e7
+    stats = kernels.map_stats(x, g)  # pass 1
+    chunk = _Chunk(x, stats[:4], prepared, dev, where)
+    gt = None if g is None else _GroundTruth(g, stats[4:], where)
+    moments = _Moments(chunk, gt) if {"nss", "cc", "sim", "kld"}.intersection(wanted) else None
+    judd = _JuddBins(chunk, rand) if "auc_judd" in wanted else None
+    sums = _SimKld(chunk, gt, moments, wanted, where) if {"sim", "kld"}.intersection(wanted) else None
+    bins, l1, kl = kernels.map_pass(
+        x, g, rand, None if judd is None else judd.args, None if sums is None else sums.args,
+        "sim" in wanted, "kld" in wanted,
+    )  # pass 2  # fmt: skip
+    if judd is not None:
+        out["auc_judd"][lo:hi] = judd.score(bins)
     if "auc_shuffled" in wanted:
         out["auc_shuffled"][lo:hi] = _auc_shuffled(chunk, n_splits, step)
-    gt = None
-    if MAP_METRICS.intersection(wanted):
-        g = _block(gt_maps, lo, hi, dev, where, "ground-truth map")
-        gt = _GroundTruth(_as_float64(g.reshape(t, n_pix), ws, "g"), where)
-    if {"nss", "cc", "sim", "kld"}.intersection(wanted):
-        moments = _Moments(chunk, gt)
-        if "nss" in wanted:
-            out["nss"][lo:hi] = _nss(chunk, moments)
-        if "cc" in wanted:
-            out["cc"][lo:hi] = _cc(chunk, gt, moments)
-        if "sim" in wanted:
-            out["sim"][lo:hi] = _sim(chunk, gt, moments, ws)
-        if "kld" in wanted:
-            out["kld"][lo:hi] = _kld(chunk, gt, moments, ws, where)
+    if "nss" in wanted:
+        out["nss"][lo:hi] = _nss(chunk, moments)
+    if "cc" in wanted:
+        out["cc"][lo:hi] = _cc(chunk, gt, moments)
+    if "sim" in wanted:
+        out["sim"][lo:hi] = sums.sim(l1)
+    if "kld" in wanted:
+        out["kld"][lo:hi] = sums.kld(kl)
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -272,37 +299,11 @@ def _block(
     return torch.stack([_as_tensor(maps[i], dev) for i in range(lo, hi)])
 
 
-class _Workspace:
-    """Reused float64/int64 buffers: allocating fresh ``[t, P]`` tensors per op dominates on CPU."""
-
-    def __init__(self, dev: torch.device) -> None:
-        self.dev = dev
-        self.buffers: dict[str, torch.Tensor] = {}
-
-    def get(self, name: str, t: int, n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-        buf = self.buffers.get(name)
-        if buf is None or buf.shape[0] < t or buf.shape[1] != n:
-            buf = self.buffers[name] = torch.empty(max(t, 1), n, dtype=dtype, device=self.dev)
-        return buf[:t]
-
-
-def _as_float64(a: torch.Tensor, ws: _Workspace, name: str) -> torch.Tensor:
-    """``a`` itself if already contiguous float64, else a converted copy in a reused buffer."""
-    if a.dtype == torch.float64 and a.is_contiguous():
-        return a
-    return ws.get(name, a.shape[0], a.shape[1]).copy_(a)
-
-
 def _flatnonzero(mask: torch.Tensor) -> torch.Tensor:
     """Indices of the true entries of a 1-D mask (numpy's is several times faster on CPU)."""
     if mask.device.type == "cpu":
         return torch.from_numpy(np.flatnonzero(mask.numpy()))
     return mask.nonzero().squeeze(1)
-
-
-def _rowdot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Row-wise dot product of ``[t, P]`` tensors without a ``[t, P]`` temporary."""
-    return torch.stack([torch.dot(a[i], b[i]) for i in range(a.shape[0])])
 
 
 def _check_finite(lo: torch.Tensor, hi: torch.Tensor, where: list[str], name: str) -> None:
@@ -320,7 +321,7 @@ class _Prepared:
     fix_pos: np.ndarray  # [t, K] fixated pixel indices, padded with 0
     fix_valid: np.ndarray  # [t, K]
     n_fix: np.ndarray  # [t]
-    noise: np.ndarray | None  # [t, P] MIT jitter, rand / 1e7
+    rand: np.ndarray | None  # [t, P] the MIT jitter's rand; jitter = rand / 1e7, divided where used
     neg_pos: np.ndarray | None  # [t, S, k] s-AUC negative pixel indices, padded with 0
     neg_valid: np.ndarray | None  # [t, S, k]
     n_neg: np.ndarray | None  # [t] k per frame (0: no negatives)
@@ -343,30 +344,28 @@ class _HostWork:
         self.negatives, self.labels, self.seed, self.video = negatives, labels, seed, video
         self.n_splits, self.jitter = n_splits, jitter
 
-    def prepare(self, lo: int, hi: int, noise_buffer: list[np.ndarray | None]) -> _Prepared:
-        """Host inputs of frames ``lo:hi``; the jitter goes to the caller's reusable buffer."""
+    def prepare(self, lo: int, hi: int, rand_buffer: list[np.ndarray | None]) -> _Prepared:
+        """Host inputs of frames ``lo:hi``; the jitter's rand goes to the caller's reusable buffer."""
         fix = self.fix[lo:hi]  # [t, P]
         t, n_pix = fix.shape
-        n_fix = np.count_nonzero(fix, axis=1)
-        pos, valid = _ragged(fix, n_fix)
-        noise = None
+        pos, valid, n_fix = _ragged(fix)
+        rand = None
         if self.jitter:
-            buf = noise_buffer[0]
+            buf = rand_buffer[0]
             if buf is None or buf.shape[0] < t or buf.shape[1] != n_pix:
-                buf = noise_buffer[0] = np.empty((t, n_pix))
-            noise = buf[:t]
+                buf = rand_buffer[0] = np.empty((t, n_pix))
+            rand = buf[:t]
             for i in range(t):
                 if n_fix[i] > 0:  # frames without fixations are NaN: draw nothing
                     metric_rng(self.seed, self.video, self.labels[lo + i], "auc_judd").random(
-                        out=noise[i]
+                        out=rand[i]
                     )
                 else:
-                    noise[i] = 0.0
-            noise /= JITTER_DIVISOR  # same rounding as streams.jitter_noise: rand / 1e7
+                    rand[i] = 0.0
         neg_pos = neg_valid = n_neg = None
         if self.negatives is not None:
             neg_pos, neg_valid, n_neg = self._draw_negatives(lo, fix, n_fix)
-        return _Prepared(pos, valid, n_fix, noise, neg_pos, neg_valid, n_neg)
+        return _Prepared(pos, valid, n_fix, rand, neg_pos, neg_valid, n_neg)
 
     def _draw_negatives(
         self, lo: int, fix: np.ndarray, n_fix: np.ndarray
@@ -391,29 +390,30 @@ class _HostWork:
         return pos, valid, ks
 
 
-def _ragged(fix: np.ndarray, n_fix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fixated pixel indices per row of ``fix [t, P]`` as a padded ``[t, K]`` matrix and its mask."""
+def _ragged(fix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fixated pixel indices per row of ``fix [t, P]``: padded ``[t, K]`` matrix, mask, counts."""
     t, n_pix = fix.shape
     rows, cols = np.divmod(np.flatnonzero(fix), n_pix)  # row-major, grouped by frame
+    n_fix = np.bincount(rows, minlength=t)  # [t]
     rank = np.arange(rows.size) - np.concatenate(([0], np.cumsum(n_fix)[:-1]))[rows]
     k_max = max(int(n_fix.max()), 1) if t else 1
     pos = np.zeros((t, k_max), dtype=np.int64)
     valid = np.zeros((t, k_max), dtype=bool)
     pos[rows, rank] = cols
     valid[rows, rank] = True
-    return pos, valid
+    return pos, valid, n_fix
 
 
 class _Chunk:
     """One chunk of predictions ``[t, P]`` on the device with what every metric shares."""
 
     def __init__(
-        self, x: torch.Tensor, prepared: _Prepared, dev: torch.device, where: list[str]
-    ) -> None:
-        self.x = x  # [t, P] float64
+        self, x: torch.Tensor, stats: Sequence[torch.Tensor], prepared: _Prepared,
+        dev: torch.device, where: list[str],
+    ) -> None:  # fmt: skip
+        self.x = x  # [t, P] as given (any real dtype); read in float64
         self.n_frames, self.n_pix = x.shape
-        self.lo = x.amin(dim=1)  # [t]
-        self.hi = x.amax(dim=1)  # [t]
+        self.lo, self.hi, self.sum_x, self.sq_x = stats  # [t] each, float64
         _check_finite(self.lo, self.hi, where, "prediction")
         self.constant = self.lo == self.hi  # [t]
         self.span = torch.where(self.constant, 1.0, self.hi - self.lo)  # [t], 1 avoids 0/0
@@ -424,18 +424,21 @@ class _Chunk:
         self.prepared = prepared
         self.dev = dev
 
-    def at_fixations(self, values: torch.Tensor) -> torch.Tensor:
-        """``values[f, fixated pixels]`` as ``[t, K]`` (padding holds pixel 0; mask with fix_valid)."""
-        return values.gather(1, self.fix_pos)
+    def at_fixations(self) -> torch.Tensor:
+        """``x[f, fixated pixels]`` as float64 ``[t, K]`` (padding holds pixel 0; see fix_valid)."""
+        return self.x.gather(1, self.fix_pos).double()
+
+    def rows(self, rows: torch.Tensor) -> torch.Tensor:
+        """Whole frames ``x[rows]`` in float64, for the few rows redone with careful formulas."""
+        return self.x[rows].double()
 
 
 class _GroundTruth:
-    """One chunk of ground-truth maps ``[t, P]`` with its per-frame minimum and maximum."""
+    """One chunk of ground-truth maps ``[t, P]`` with its per-frame statistics."""
 
-    def __init__(self, g: torch.Tensor, where: list[str]) -> None:
-        self.g = g  # [t, P] float64
-        self.lo = g.amin(dim=1)
-        self.hi = g.amax(dim=1)
+    def __init__(self, g: torch.Tensor, stats: Sequence[torch.Tensor], where: list[str]) -> None:
+        self.g = g  # [t, P] as given (any real dtype); read in float64
+        self.lo, self.hi, self.sum_g, self.sq_g, self.xg = stats  # [t] each, float64
         _check_finite(self.lo, self.hi, where, "ground-truth map")
         self.constant = self.lo == self.hi  # no ground truth: NaN for cc, sim, kld
 
@@ -443,92 +446,103 @@ class _GroundTruth:
 # ----------------------------------------------------------------------------- AUC-Judd
 
 
-def _auc_judd(chunk: _Chunk, noise: torch.Tensor | None, ws: _Workspace) -> np.ndarray:
-    t, n_pix, dev = chunk.n_frames, chunk.n_pix, chunk.dev
-    # bin(s) = trunc(clamp(s * scale + offset, 0, B + 1)), with separate, correctly rounded ops:
-    # one monotone function, evaluated alike for the map and for the thresholds (the clamp keeps
-    # extreme values in range). Frame f's bins are then shifted to f*NB .. f*NB + B + 1, and
-    # f*NB + B + 2 marks the padding of frames with fewer fixations.
-    n_bins = _BINS + 3
-    width = chunk.hi - chunk.lo + (1.0 / JITTER_DIVISOR if noise is not None else 0.0)  # > s - lo
-    scale = torch.where(width > 0, _BINS / width, 0.0)[:, None]  # [t, 1]
-    offset = 1 - chunk.lo[:, None] * scale
-    first = torch.arange(t, device=dev, dtype=torch.int32)[:, None] * n_bins  # [t, 1]
+class _JuddBins:
+    """AUC-Judd around pass 2: thresholds and bin scale before it, exact counts after it.
 
-    def to_bins(values: torch.Tensor) -> torch.Tensor:  # in place on a float64 [t, n] tensor
-        return values.mul_(scale).add_(offset).clamp_(min=0.0, max=_BINS + 1.0)
+    ``bin(s) = min(trunc((s - lo) * scale), B)`` with ``s = x + rand / 1e7``: correctly rounded ops and
+    a clamp, one monotone non-decreasing function of ``s`` for every pixel. ``s >= x >= lo``
+    makes it >= 0; the clamp catches the last rounding above ``B``. The thresholds (``s`` at the
+    fixated pixels) are formed and binned here with the same ops.
+    """
 
-    f = ws.get("a", t, n_pix)
-    if noise is None:
-        f.copy_(chunk.x)
-    else:
-        torch.add(chunk.x, noise, out=f)  # [t, P] jittered map s
-    pix_bin = ws.get("bins", t, n_pix, torch.int32).copy_(to_bins(f))  # float -> int truncates
-    pix_bin.add_(first)
-    fix_s = chunk.at_fixations(chunk.x)  # [t, K] jittered values at the fixations, recomputed
-    if noise is not None:
-        fix_s = fix_s + noise.gather(1, chunk.fix_pos)
-    fix_bin = to_bins(fix_s.clone()).to(torch.int64) + first
-    fix_bin = torch.where(chunk.fix_valid, fix_bin, first.long() + _BINS + 2)
-    fix_s = torch.where(chunk.fix_valid, fix_s, math.inf)
-    order = fix_s.argsort(dim=1)
-    thr, thr_bin = fix_s.gather(1, order), fix_bin.gather(1, order)  # [t, K] ascending
+    def __init__(self, chunk: _Chunk, rand: torch.Tensor | None) -> None:
+        t, dev = chunk.n_frames, chunk.dev
+        width = chunk.hi - chunk.lo + (1.0 / JITTER_DIVISOR if rand is not None else 0.0)  # > s - lo
+        scale = JUDD_BINS / width
+        usable = (width > 0) & torch.isfinite(width) & torch.isfinite(scale)
+        # where the range is 0 or beyond float64, every pixel goes to bin 0 and is compared
+        # exactly: scale 0 and lo 0 (s is finite, so (s - 0) * 0 = 0, never inf * 0)
+        scale = torch.where(usable, scale, 0.0)[:, None]  # [t, 1]
+        lo = torch.where(usable, chunk.lo, 0.0)[:, None]
+        self.n_bins = JUDD_BINS + 2  # 0..B, and B + 1 for the padding of frames with fewer fixations
+        first = torch.arange(t, device=dev, dtype=torch.int32)[:, None] * self.n_bins  # [t, 1]
+        thr = chunk.at_fixations()  # [t, K]
+        if rand is not None:
+            thr = thr + rand.gather(1, chunk.fix_pos) / JITTER_DIVISOR
+        self.thr_bin = ((thr - lo) * scale).clamp(max=JUDD_BINS).to(torch.int32) + first
+        self.thr = torch.where(chunk.fix_valid, thr, math.inf)  # padding: never reached
+        self.first = first
+        self.args = (lo, scale, first)
+        self.chunk, self.rand = chunk, rand
 
-    def value_at(flat: torch.Tensor) -> torch.Tensor:  # s at flat [t*P] indices, as in the map
-        v = chunk.x.view(-1)[flat]
-        return v if noise is None else v + noise.view(-1)[flat]
-
-    above = _count_at_least(pix_bin.view(-1), value_at, thr, thr_bin, n_bins, n_pix)  # [t, K]
-    k = thr.shape[1]
-    n_fix = chunk.n_fix_t[:, None]  # [t, 1] int64
-    # MIT order: i-th largest threshold, i = 1..Nf, is thr[Nf - i]; columns beyond Nf become (1, 1)
-    i = torch.arange(1, k + 1, device=dev)[None, :]  # [1, K] int64
-    real = i <= n_fix
-    above_i = above.gather(1, (n_fix - i).clamp(min=0))  # [t, K]
-    # integer numerators and denominators, one float64 division: as numpy's int / int
-    tp = torch.where(real, i.double() / n_fix.double(), 1.0)
-    fp = torch.where(real, (above_i - i).double() / (n_pix - n_fix).double(), 1.0)
-    zeros = torch.zeros(t, 1, dtype=torch.float64, device=dev)
-    ones = torch.ones_like(zeros)
-    area = torch.trapezoid(torch.cat([zeros, tp, ones], 1), torch.cat([zeros, fp, ones], 1), dim=1)
-    out = torch.where(chunk.constant, 0.5, area).cpu().numpy()
-    out[(chunk.n_fix == 0) | (chunk.n_fix == n_pix)] = math.nan
-    return out
+    def score(self, pix_bin: torch.Tensor) -> np.ndarray:
+        """AUC-Judd per frame from pass 2's bins ``[t, P]``."""
+        chunk, n_bins = self.chunk, self.n_bins
+        t, n_pix, dev = chunk.n_frames, chunk.n_pix, chunk.dev
+        if bool(((pix_bin.gather(1, chunk.fix_pos) != self.thr_bin) & chunk.fix_valid).any()):
+            # pass 2 must bin every pixel exactly as __init__ did; anything else is a compiler bug
+            raise RuntimeError("AUC-Judd: the kernel binned a fixated pixel unlike its threshold")
+        thr_bin = torch.where(chunk.fix_valid, self.thr_bin, self.first + (n_bins - 1))
+        flat_bins = thr_bin.view(-1).long()
+        n_thr = torch.zeros(t * n_bins, dtype=torch.int64, device=dev)
+        n_thr.index_add_(0, flat_bins, torch.ones_like(flat_bins))  # thresholds per bin
+        shared = n_thr.gt(0).index_select(0, pix_bin.view(-1))  # [t*P]: shares a bin with one
+        thr = self.thr.sort(dim=1).values  # [t, K] ascending, padding last
+        above = _count_at_least(
+            pix_bin.view(-1), shared, chunk, self.rand, thr, n_thr.view(t, n_bins)
+        )  # [t, K]
+        k = thr.shape[1]
+        n_fix = chunk.n_fix_t[:, None]  # [t, 1] int64
+        # MIT order: i-th largest threshold, i = 1..Nf, is thr[Nf - i]; columns past Nf: (1, 1)
+        i = torch.arange(1, k + 1, device=dev)[None, :]  # [1, K] int64
+        real = i <= n_fix
+        above_i = above.gather(1, (n_fix - i).clamp(min=0))  # [t, K]
+        # integer numerators and denominators, one float64 division: as numpy's int / int
+        tp = torch.where(real, i.double() / n_fix.double(), 1.0)
+        fp = torch.where(real, (above_i - i).double() / (n_pix - n_fix).double(), 1.0)
+        zeros = torch.zeros(t, 1, dtype=torch.float64, device=dev)
+        ones = torch.ones_like(zeros)
+        area = torch.trapezoid(
+            torch.cat([zeros, tp, ones], 1), torch.cat([zeros, fp, ones], 1), dim=1
+        )
+        out = torch.where(chunk.constant, 0.5, area).cpu().numpy()
+        out[(chunk.n_fix == 0) | (chunk.n_fix == n_pix)] = math.nan
+        return out
 
 
 def _count_at_least(
     pix_bin: torch.Tensor,
-    value_at: Callable[[torch.Tensor], torch.Tensor],
+    shared_mask: torch.Tensor,
+    chunk: _Chunk,
+    rand: torch.Tensor | None,
     thr: torch.Tensor,
-    thr_bin: torch.Tensor,
-    n_bins: int,
-    n_pix: int,
+    n_thr: torch.Tensor,
 ) -> torch.Tensor:
     """``#(s[f] >= thr[f, j])`` for ascending thresholds ``thr [t, K]`` (inf = padding).
 
-    ``pix_bin [t*P]`` is a monotone non-decreasing function of ``s`` (the same one gave
-    ``thr_bin``), so ``bin(a) < bin(s)`` implies ``a < s`` and ``bin(a) > bin(s)`` implies
-    ``a > s``. A histogram of the bins therefore settles every pixel whose bin holds no threshold;
-    only the pixels that share a bin with a threshold are compared one by one. Exact integers.
+    ``pix_bin [t*P]`` is a monotone non-decreasing function of ``s`` (offset by frame), and
+    ``n_thr [t, bins]`` counts the thresholds per bin, so ``bin(a) < bin(s)`` implies ``a < s``
+    and ``bin(a) > bin(s)`` implies ``a > s``. A histogram of the bins therefore settles every
+    pixel whose bin holds no threshold; only the pixels that share a bin with one
+    (``shared_mask [t*P]``) are compared one by one. Exact integers.
     """
     t, k = thr.shape
-    dev = thr.device
+    n_bins, n_pix, dev = n_thr.shape[1], chunk.n_pix, thr.device
     hist = torch.bincount(pix_bin, minlength=t * n_bins).view(t, n_bins)
-    local = thr_bin - torch.arange(t, device=dev)[:, None] * n_bins  # [t, K] bin within frame
-    n_thr = torch.zeros(t, n_bins, dtype=torch.int64, device=dev).scatter_add_(
-        1, local, torch.ones_like(local)
-    )
     below = n_thr.cumsum(1) - n_thr  # [t, bins]: thresholds in lower bins
     holds = n_thr > 0
     # rank[f, r] = number of pixels with exactly r thresholds <= their value
     rank = torch.zeros(t, k + 1, dtype=torch.int64, device=dev)
     rank.scatter_add_(1, below.clamp(max=k), torch.where(holds, 0, hist))
-    shared = _flatnonzero(holds.view(-1).index_select(0, pix_bin))  # flat [t*P] index
+    shared = _flatnonzero(shared_mask)  # flat [t*P] index
     per_slice = max(1, (1 << 22) // max(k, 1))  # bounds the [m, K] comparison below
     for start in range(0, shared.numel(), per_slice):
         idx = shared[start : start + per_slice]
         rows = torch.div(idx, n_pix, rounding_mode="floor")
-        r = (thr.index_select(0, rows) <= value_at(idx)[:, None]).sum(dim=1)  # [m] exact rank
+        value = chunk.x.reshape(-1)[idx].double()  # s, formed as the kernel formed it
+        if rand is not None:
+            value = value + rand.view(-1)[idx] / JITTER_DIVISOR
+        r = (thr.index_select(0, rows) <= value[:, None]).sum(dim=1)  # [m] exact rank
         rank.view(-1).index_add_(0, rows * (k + 1) + r, torch.ones_like(r))
     # #(s >= thr[j]) = #pixels whose rank exceeds j
     return rank.flip(1).cumsum(1).flip(1)[:, 1:]
@@ -573,8 +587,10 @@ def _auc_shuffled(chunk: _Chunk, n_splits: int, step: float) -> np.ndarray:
     pos = torch.from_numpy(chunk.prepared.neg_pos).to(dev)  # [t, S, k]
     valid = torch.from_numpy(chunk.prepared.neg_valid).to(dev)
     lo, span = chunk.lo[:, None], chunk.span[:, None]  # [t, 1]
-    s_fix = (chunk.at_fixations(chunk.x) - lo) / span  # [t, K], normalised as frame._minmax
-    s_neg = ((chunk.x.gather(1, pos.view(t, -1)) - lo) / span).view(t, n_splits, -1)  # [t, S, k]
+    s_fix = (chunk.at_fixations() - lo) / span  # [t, K], normalised as frame._minmax
+    s_neg = ((chunk.x.gather(1, pos.view(t, -1)).double() - lo) / span).view(
+        t, n_splits, -1
+    )  # [t, S, k]
     grid = (
         torch.arange(math.floor(1.0 / step + _COLON_TOL) + 1, dtype=torch.float64, device=dev)
         * step
@@ -599,53 +615,56 @@ def _auc_shuffled(chunk: _Chunk, n_splits: int, step: float) -> np.ndarray:
 class _Moments:
     """Row sums and centred second moments of the prediction (and GT) for NSS, CC and SIM.
 
-    Taken from raw sums (``sum x``, ``x . x``, ...; one read each, no temporaries), which lose
-    ``eps * mean**2 / var`` of relative accuracy. Rows where that could exceed ~1e-12 (mean**2 >
-    1e3 * var, or a minimum far from the mean) are recomputed exactly with centred maps.
+    Taken from the kernels' raw sums (``sum x``, ``sum x * x``, ...; one read of each map), which
+    lose ``eps * mean**2 / var`` of relative accuracy. Rows where that could exceed ~1e-12
+    (mean**2 > 1e3 * var, or a minimum far from the mean) are recomputed exactly with centred maps.
     """
 
     def __init__(self, chunk: _Chunk, gt: _GroundTruth | None) -> None:
         n = chunk.n_pix
-        x = chunk.x
-        self.sum_x = x.sum(dim=1)
-        self.ss_x, self.above_x = self._centred(x, chunk.lo, self.sum_x, _rowdot(x, x))
+        self.sum_x = chunk.sum_x
+        self.ss_x, self.above_x, self.ill_x = _centred(chunk.rows, chunk.lo, self.sum_x, chunk.sq_x)
         if gt is None:
             return
-        g = gt.g
-        self.sum_g = g.sum(dim=1)
-        self.ss_g, self.above_g = self._centred(g, gt.lo, self.sum_g, _rowdot(g, g))
-        self.cross = _rowdot(x, g) - self.sum_x * self.sum_g / n  # sum (x - mean_x)(g - mean_g)
+        rows_g = lambda r: gt.g[r].double()  # noqa: E731
+        self.sum_g = gt.sum_g
+        self.ss_g, self.above_g, self.ill_g = _centred(rows_g, gt.lo, self.sum_g, gt.sq_g)
+        self.cross = gt.xg - self.sum_x * self.sum_g / n  # sum (x - mean_x)(g - mean_g)
         ill = self.ill_x | self.ill_g
         if bool(ill.any()):
             rows = ill.nonzero().squeeze(1)
-            xc = x[rows] - x[rows].mean(dim=1, keepdim=True)
-            gc = g[rows] - g[rows].mean(dim=1, keepdim=True)
+            xr, gr = chunk.rows(rows), rows_g(rows)
+            xc = xr - xr.mean(dim=1, keepdim=True)
+            gc = gr - gr.mean(dim=1, keepdim=True)
             self.cross[rows] = (xc * gc).sum(dim=1)
 
-    def _centred(
-        self, a: torch.Tensor, lo: torch.Tensor, total: torch.Tensor, squares: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``sum (a - mean)**2`` and ``sum (a - min)``, exact two-pass on ill-conditioned rows."""
-        n = a.shape[1]
-        ss = squares - total * total / n
-        above = total - n * lo
-        ill = (ss <= 1e-3 * squares) | (above <= 1e-3 * (total.abs() + n * lo.abs()))
-        if bool(ill.any()):
-            rows = ill.nonzero().squeeze(1)
-            ar = a[rows]
-            ss[rows] = (ar - ar.mean(dim=1, keepdim=True)).square().sum(dim=1)
-            above[rows] = (ar - lo[rows, None]).sum(dim=1)
-        if not hasattr(self, "ill_x"):
-            self.ill_x = ill
-        else:
-            self.ill_g = ill
-        return ss, above
+
+def _centred(
+    rows_of: Callable[[torch.Tensor], torch.Tensor],
+    lo: torch.Tensor,
+    total: torch.Tensor,
+    squares: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``sum (a - mean)**2``, ``sum (a - min)`` and which rows were ill-conditioned (redone exactly).
+
+    ``rows_of(rows)`` gives those rows of the map in float64.
+    """
+    n = rows_of(torch.zeros(0, dtype=torch.long, device=lo.device)).shape[1]
+    ss = squares - total * total / n
+    above = total - n * lo
+    ill = (ss <= 1e-3 * squares) | (above <= 1e-3 * (total.abs() + n * lo.abs()))
+    if bool(ill.any()):
+        rows = ill.nonzero().squeeze(1)
+        ar = rows_of(rows)
+        ss[rows] = (ar - ar.mean(dim=1, keepdim=True)).square().sum(dim=1)
+        above[rows] = (ar - lo[rows, None]).sum(dim=1)
+    return ss, above, ill
 
 
 def _nss(chunk: _Chunk, m: _Moments) -> np.ndarray:
     """``mean_fix(x) - mean(x)``, both taken relative to the minimum (no cancellation), over sd."""
     sd = (m.ss_x / (chunk.n_pix - 1)).sqrt()  # sample std, ddof = 1
-    excess = torch.where(chunk.fix_valid, chunk.at_fixations(chunk.x) - chunk.lo[:, None], 0.0)
+    excess = torch.where(chunk.fix_valid, chunk.at_fixations() - chunk.lo[:, None], 0.0)
     fix_excess = excess.sum(1) / chunk.n_fix_t.clamp(min=1).double()
     score = (fix_excess - m.above_x / chunk.n_pix) / sd
     score = torch.where(chunk.constant, 0.0, score).cpu().numpy()
@@ -658,42 +677,57 @@ def _cc(chunk: _Chunk, gt: _GroundTruth, m: _Moments) -> np.ndarray:
     return torch.where(gt.constant, math.nan, score).cpu().numpy()
 
 
-def _sim(chunk: _Chunk, gt: _GroundTruth, m: _Moments, ws: _Workspace) -> np.ndarray:
-    """``sum min(p, q) = 1 - sum |p - q| / 2`` for distributions p, q: three passes, no minimum map.
+class _SimKld:
+    """SIM and KLD around pass 2: normalisation factors before it, scores after it.
 
-    ``p = (x - min) / sum(x - min)`` is the min-max-then-sum normalisation of frame.sim; a
-    constant prediction is uniform, ``p = 1/P``. ``p - q`` is formed as ``a x - b g + c``, which
-    cancels badly when a map's magnitude dwarfs its excess over its minimum (not so for saliency
-    maps, whose minimum is near 0); such rows are redone with explicit ``x - min``.
+    SIM: ``sum min(p, q) = 1 - sum |p - q| / 2`` for distributions p, q (no minimum map), with
+    ``p = (x - min) / sum(x - min)`` the min-max-then-sum normalisation of frame.sim (a constant
+    prediction is uniform, ``p = 1/P``). ``p - q`` is formed as ``a x + c - b g``, which cancels
+    badly when a map's magnitude dwarfs its excess over its minimum (not so for saliency maps,
+    whose minimum is near 0); such rows are redone with explicit ``x - min``.
+
+    KLD: ``sum q log(eps + q / (p + eps))`` with ``p = x / sum x``, ``q = g / sum g`` (MIT KLdiv:
+    no min-max), computed as ``sum g log(eps + g / (sum_g (p + eps))) / sum_g``.
     """
-    n = chunk.n_pix
-    a_x = torch.where(chunk.constant, 0.0, 1.0 / m.above_x)  # [t]
-    a_g = torch.where(gt.constant, 0.0, 1.0 / m.above_g)
-    shift = torch.where(chunk.constant, 1.0 / n, -chunk.lo * a_x) + gt.lo * a_g  # [t]
-    d = torch.mul(chunk.x, a_x[:, None], out=ws.get("a", chunk.n_frames, n)).add_(shift[:, None])
-    d.addcmul_(gt.g, -a_g[:, None])  # p - q
-    score = 1.0 - 0.5 * d.abs_().sum(dim=1)
-    careful = ~chunk.constant & ((chunk.lo.abs() + chunk.hi.abs()) * n > 1e3 * m.above_x)
-    careful |= ~gt.constant & ((gt.lo.abs() + gt.hi.abs()) * n > 1e3 * m.above_g)
-    for f in careful.nonzero().squeeze(1).tolist():
-        p = (chunk.x[f] - chunk.lo[f]) * a_x[f] if not bool(chunk.constant[f]) else 1.0 / n
-        score[f] = 1.0 - 0.5 * (p - (gt.g[f] - gt.lo[f]) * a_g[f]).abs().sum()
-    return torch.where(gt.constant, math.nan, score).cpu().numpy()
 
+    def __init__(
+        self,
+        chunk: _Chunk,
+        gt: _GroundTruth,
+        m: _Moments,
+        wanted: list[str],
+        where: list[str],
+    ) -> None:
+        if "kld" in wanted:
+            for low, name in ((chunk.lo, "prediction"), (gt.lo, "ground-truth map")):
+                neg = low < 0
+                if bool(neg.any()):
+                    i = int(neg.nonzero()[0, 0])
+                    raise ValueError(
+                        f"{where[i]}: kld needs a non-negative {name}, min is {float(low[i])}"
+                    )
+        n = chunk.n_pix
+        self.a_x = torch.where(chunk.constant, 0.0, 1.0 / m.above_x)  # [t]
+        self.a_g = torch.where(gt.constant, 0.0, 1.0 / m.above_g)
+        shift = torch.where(chunk.constant, 1.0 / n, -chunk.lo * self.a_x) + gt.lo * self.a_g
+        p_a = torch.where(chunk.constant, 0.0, 1.0 / m.sum_x)  # constant (also all-zero): uniform
+        p_eps = torch.where(chunk.constant, 1.0 / n, torch.zeros_like(m.sum_x)) + KLD_EPS  # [t]
+        self.args = (
+            self.a_x[:, None], shift[:, None], self.a_g[:, None],
+            (p_a * m.sum_g)[:, None], (p_eps * m.sum_g)[:, None],
+        )  # fmt: skip
+        self.chunk, self.gt, self.m = chunk, gt, m
 
-def _kld(
-    chunk: _Chunk, gt: _GroundTruth, m: _Moments, ws: _Workspace, where: list[str]
-) -> np.ndarray:
-    for lo, name in ((chunk.lo, "prediction"), (gt.lo, "ground-truth map")):
-        neg = lo < 0
-        if bool(neg.any()):
-            i = int(neg.nonzero()[0, 0])
-            raise ValueError(f"{where[i]}: kld needs a non-negative {name}, min is {float(lo[i])}")
-    t, n = chunk.n_frames, chunk.n_pix
-    sum_x, sum_g = m.sum_x, m.sum_g
-    a_x = torch.where(chunk.constant, 0.0, 1.0 / sum_x)  # constant (also all-zero): uniform
-    p_eps = torch.where(chunk.constant, 1.0 / n, torch.zeros_like(sum_x)) + KLD_EPS  # [t] float64
-    r = torch.mul(chunk.x, a_x[:, None], out=ws.get("a", t, n)).add_(p_eps[:, None])  # p + eps
-    r = torch.div(gt.g, r, out=r).mul_((1.0 / sum_g)[:, None])  # q / (p + eps)
-    score = _rowdot(r.add_(KLD_EPS).log_(), gt.g) / sum_g  # sum q * log(eps + q / (p + eps))
-    return torch.where(gt.constant, math.nan, score).cpu().numpy()
+    def sim(self, l1: torch.Tensor) -> np.ndarray:
+        chunk, gt, m, n = self.chunk, self.gt, self.m, self.chunk.n_pix
+        score = 1.0 - 0.5 * l1
+        careful = ~chunk.constant & ((chunk.lo.abs() + chunk.hi.abs()) * n > 1e3 * m.above_x)
+        careful |= ~gt.constant & ((gt.lo.abs() + gt.hi.abs()) * n > 1e3 * m.above_g)
+        for f in careful.nonzero().squeeze(1).tolist():
+            x_f, g_f = chunk.x[f].double(), gt.g[f].double()
+            p = (x_f - chunk.lo[f]) * self.a_x[f] if not bool(chunk.constant[f]) else 1.0 / n
+            score[f] = 1.0 - 0.5 * (p - (g_f - gt.lo[f]) * self.a_g[f]).abs().sum()
+        return torch.where(gt.constant, math.nan, score).cpu().numpy()
+
+    def kld(self, kl: torch.Tensor) -> np.ndarray:
+        return torch.where(self.gt.constant, math.nan, kl / self.m.sum_g).cpu().numpy()

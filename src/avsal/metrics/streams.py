@@ -27,9 +27,6 @@ JITTER_DIVISOR = 1e7
 #: One code per randomised metric, part of the seed so the two streams never coincide.
 METRIC_STREAMS = {"auc_judd": 1, "auc_shuffled": 2}
 
-#: Below this subset size the sampler checks duplicates by comparison, above it with a table.
-_SMALL_K = 64
-
 
 def metric_rng(seed: int, video: str, frame: int, metric: str) -> np.random.Generator:
     """Independent generator for one frame of one video and one metric.
@@ -78,29 +75,24 @@ def sample_subsets(rng: np.random.Generator, n: int, k: int, n_splits: int) -> n
     if k == 0:
         return out
     draws = rng.integers(0, np.arange(n - k + 1, n + 1), size=(n_splits, k))  # [S, k]
-    if k <= _SMALL_K:
-        _floyd_by_comparison(draws, n, out)
-    else:
-        _floyd_by_table(draws, n, out)
+    # A row whose draws are all distinct never meets a taken value, so Floyd keeps it as drawn
+    # (the first replacement needs a repeat among the draws before it). Only rows with a repeat
+    # (rare when n >> k) run the algorithm; the result is the same as running it on every row.
+    ordered = np.sort(draws, axis=1)
+    repeats = np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))
+    out[:] = draws
+    for row in repeats.tolist():  # few rows: a plain loop with a set beats column-wise numpy
+        out[row] = _floyd_row(draws[row].tolist(), n)
     return out
 
 
-def _floyd_by_comparison(draws: np.ndarray, n: int, out: np.ndarray) -> None:
-    """Floyd's algorithm, duplicates found by comparing with the earlier picks (small k)."""
-    k = draws.shape[1]
-    for i in range(k):
-        t = draws[:, i]  # [S]
-        seen = (out[:, :i] == t[:, None]).any(axis=1)
-        out[:, i] = np.where(seen, n - k + i, t)
-
-
-def _floyd_by_table(draws: np.ndarray, n: int, out: np.ndarray) -> None:
-    """Floyd's algorithm, duplicates found in a taken-table (large k); same result as above."""
-    n_splits, k = draws.shape
-    taken = np.zeros((n_splits, n), dtype=bool)
-    rows = np.arange(n_splits)
-    for i in range(k):
-        t = draws[:, i]
-        pick = np.where(taken[rows, t], n - k + i, t)
-        taken[rows, pick] = True
-        out[:, i] = pick
+def _floyd_row(draws: list[int], n: int) -> list[int]:
+    """Floyd's algorithm on one row of draws: keep ``t`` unless taken, else take ``n - k + i``."""
+    k = len(draws)
+    taken: set[int] = set()
+    picks = []
+    for i, t in enumerate(draws):
+        pick = n - k + i if t in taken else t
+        taken.add(pick)
+        picks.append(pick)
+    return picks
