@@ -78,10 +78,13 @@ def _assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray], tol: float 
         np.testing.assert_allclose(a[m], b[m], rtol=0, atol=tol, err_msg=m)
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["eager", "compiled"])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_engine_equals_per_frame_functions(seed: int) -> None:
+def test_engine_equals_per_frame_functions(seed: int, fused: bool) -> None:
     preds, fix, gt = _video(seed)
-    got = score_video(preds, fix, gt, metrics=METRICS, seed=seed, video="clip", chunk_size=4)
+    got = score_video(
+        preds, fix, gt, metrics=METRICS, seed=seed, video="clip", chunk_size=4, fused=fused
+    )
     want = _per_frame(preds, fix, gt, seed, "clip")
     _assert_same(got, want)
     assert np.isnan(got["nss"][2]) and np.isnan(got["cc"][2]) and np.isnan(got["cc"][9])
@@ -151,8 +154,9 @@ def test_engine_counts_exactly_in_a_map_made_of_ties() -> None:
 @pytest.mark.parametrize(
     ("offset", "spread", "jitter"), [(1e4, 1e-9, False), (1e6, 1e-7, False), (1e8, 1e-9, True)]
 )
+@pytest.mark.parametrize("fused", [False, True], ids=["eager", "compiled"])
 def test_engine_auc_judd_is_exact_for_maps_only_a_few_ulps_wide(
-    offset: float, spread: float, jitter: bool
+    offset: float, spread: float, jitter: bool, fused: bool
 ) -> None:
     # offset + [0, spread): the histogram's scale is so large that rounding moves values across
     # bins (and, unclamped, out of their frame's range); the counts must stay exact anyway
@@ -160,7 +164,8 @@ def test_engine_auc_judd_is_exact_for_maps_only_a_few_ulps_wide(
     preds = offset + rng.random((4, 20, 30)) * spread
     fix = rng.random((4, 20, 30)) < 0.03
     fix[:, 0, 0] = True
-    got = score_video(preds, fix, metrics=["auc_judd"], seed=2, jitter=jitter)["auc_judd"]
+    got = score_video(preds, fix, metrics=["auc_judd"], seed=2, jitter=jitter, fused=fused)
+    got = got["auc_judd"]
     want = [
         auc_judd(preds[t], fix[t], jitter=jitter, rng=metric_rng(2, "", t, "auc_judd"))
         for t in range(4)
@@ -168,16 +173,41 @@ def test_engine_auc_judd_is_exact_for_maps_only_a_few_ulps_wide(
     np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
 
 
-def test_engine_auc_judd_is_exact_when_the_range_overflows_float64() -> None:
+@pytest.mark.parametrize("fused", [False, True], ids=["eager", "compiled"])
+def test_engine_auc_judd_is_exact_when_the_range_overflows_float64(fused: bool) -> None:
     # max - min = inf: the histogram cannot scale the map, every pixel is compared one by one
     rng = np.random.default_rng(9)
     preds = (rng.random((2, 12, 16)) * 2 - 1) * 1.7e308
     preds[:, 0, 0], preds[:, 0, 1] = -1.7e308, 1.7e308
     fix = rng.random((2, 12, 16)) < 0.1
-    got = score_video(preds, fix, metrics=["auc_judd"], seed=3)["auc_judd"]
+    got = score_video(preds, fix, metrics=["auc_judd"], seed=3, fused=fused)["auc_judd"]
     want = [auc_judd(preds[t], fix[t], rng=metric_rng(3, "", t, "auc_judd")) for t in range(2)]
     np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
     assert 0.0 < min(got) and max(got) < 1.0
+
+
+def test_compiled_threads_and_dtypes_give_the_eager_scores() -> None:
+    # float32 maps, several chunks over worker threads (which run compiled code but never
+    # compile), a last chunk of one frame (a new shape specialisation: runs eagerly)
+    preds, fix, gt = _video(10, t=17, h=31, w=45)
+    preds32, gt32 = preds.astype(np.float32), gt.astype(np.float32)
+    eager = score_video(preds32, fix, gt32, metrics=METRICS, seed=5, chunk_size=4, fused=False)
+    for workers in (1, 3):
+        compiled = score_video(
+            preds32, fix, gt32, metrics=METRICS, seed=5, chunk_size=4, fused=True, workers=workers
+        )
+        _assert_same(compiled, eager, tol=1e-12)
+
+
+def test_jitter_is_drawn_only_where_it_can_matter() -> None:
+    # a map of ties: with the jitter, every tied pixel is ambiguous, and the engine must find
+    # the same order as the per-frame function, which draws the whole jitter map
+    rng = np.random.default_rng(11)
+    preds = np.round(rng.random((3, 50, 60)) * 4) / 4
+    fix = rng.random((3, 50, 60)) < 0.02
+    got = score_video(preds, fix, metrics=["auc_judd"], seed=6, video="v")["auc_judd"]
+    want = [auc_judd(preds[t], fix[t], rng=metric_rng(6, "v", t, "auc_judd")) for t in range(3)]
+    np.testing.assert_allclose(got, want, rtol=0, atol=TOL)
 
 
 def test_engine_errors_name_the_frame_and_the_shapes() -> None:

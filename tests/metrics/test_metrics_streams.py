@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from avsal.metrics import jitter_noise, metric_rng, sample_subsets
+from avsal.metrics.streams import draw_at
 
 
 def test_subsets_have_no_repeats_and_stay_in_range() -> None:
@@ -91,3 +92,13 @@ def test_sampler_equals_plain_floyd_on_every_row() -> None:
 
         got = sample_subsets(Replay(draws), n, k, 60)  # type: ignore[arg-type]
         np.testing.assert_array_equal(got, _floyd_columnwise(draws, n))
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 15])
+def test_block_draws_equal_one_full_draw(block: int) -> None:
+    n = 1000
+    full = metric_rng(1, "v", 2, "auc_judd").random(n)
+    index = np.array([0, 1, 6, 7, 63, 64, 65, 500, 998, 999])
+    got = draw_at(metric_rng(1, "v", 2, "auc_judd"), n, index, block)
+    np.testing.assert_array_equal(got, full[index])
+    assert draw_at(metric_rng(1, "v", 2, "auc_judd"), n, np.array([], dtype=np.int64)).size == 0

@@ -10,28 +10,27 @@ saliency maps; the tests hold everything to 1e-9, the issue asked for 1e-6).
 
 How it is fast (and why it stays exact):
 
-- frames go through in small chunks as ``[t, P]`` tensors: one kernel per chunk, not per frame
-  or per threshold, and small enough to stay in cache on CPU; ``[t, P]`` buffers are reused
-  (fresh allocations cost more than the maths on CPU);
+- frames go through in chunks as ``[t, P]`` tensors, read in their own dtype, in two passes
+  (:mod:`avsal.metrics.kernels`): pass 1 takes per-frame min, max and sums, pass 2 everything
+  that needs them (AUC-Judd bins, SIM and KLD sums). On CPU, for big videos, the passes are
+  compiled with ``torch.compile`` into one loop each; eager torch runs the same code elsewhere;
 - AUC-Judd needs, per fixated value ``a``, the number of pixels ``>= a`` (MIT loops over the
-  thresholds; sorting the map is no better). Each jittered value ``s`` gets the bin
-  ``trunc(clamp(s * scale + offset))``, a monotone function evaluated with the same correctly
-  rounded operations for the map and for the thresholds; a per-frame histogram of bins settles
-  every pixel whose bin holds no threshold (``bin(a) < bin(s)`` implies ``a < s``), and only the
-  pixels that share a bin with a threshold are compared one by one. Integer counts: exact;
+  thresholds). A per-frame histogram of a monotone bin function settles every pixel whose bin
+  holds no threshold; only the few pixels that may share a bin with one are compared one by one,
+  and only they (with the fixated ones) need their jitter, drawn block by block from the frame's
+  stream instead of as a full map (:class:`_JuddBins`). Integer counts: exact;
 - s-AUC only touches the sampled values (``[t, splits, k]``), against one threshold grid
   ``i * step``; grid points above a split's maximum add (0, 0) points of zero area, so the area
   is the one of ``fliplr(0:step:max)``;
-- NSS, CC and SIM come from row sums and dot products (no temporaries); where those would lose
-  accuracy (a map's magnitude far above its spread) the rows are redone with centred maps;
-- ``workers`` chunks are scored at once in threads, so one chunk's host-side work (jitter and
-  s-AUC draws with numpy, fixation indices) overlaps another's tensor maths.
+- NSS, CC and SIM come from row sums and dot products; where those would lose accuracy (a map's
+  magnitude far above its spread) the rows are redone with centred maps;
+- ``workers`` chunks are scored at once in threads, so one chunk's host-side work (draws with
+  numpy, fixation indices) overlaps another's tensor maths.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,8 +39,8 @@ import numpy as np
 import torch
 
 from avsal.metrics.frame import _COLON_TOL, KLD_EPS
-from avsal.metrics.kernels import JUDD_BINS, Kernels
-from avsal.metrics.streams import JITTER_DIVISOR, metric_rng, sample_subsets
+from avsal.metrics.kernels import JITTER_MAX, JUDD_BINS, Kernels, judd_bin
+from avsal.metrics.streams import JITTER_DIVISOR, draw_at, metric_rng, sample_subsets
 
 #: The metrics the engine computes, in the paper's table order, plus KLD as an extra.
 METRICS = ("auc_judd", "sim", "auc_shuffled", "cc", "nss", "kld")
@@ -91,9 +90,8 @@ def score_video(
             ``frames`` (default ``0..T-1``) also labels error messages.
         jitter, n_splits, step: as in :func:`avsal.metrics.frame.auc_judd` / ``auc_shuffled``.
         device: torch device (default CPU).
-        chunk_size: frames per batch (default 4 on CPU, where small batches stay in cache, 64
-            on other devices); memory is about
-            ``6 * chunk_size * H * W * 8`` bytes of buffers per worker.
+        chunk_size: frames per batch (default 8 on CPU, 64 on other devices); memory is about
+            ``4 * chunk_size * H * W * 8`` bytes of temporaries per worker.
         workers: chunks scored at the same time, in threads (torch and numpy's generators release
             the GIL): one chunk's host-side draws overlap another's tensor maths. The scores do
             not depend on it.
@@ -108,7 +106,7 @@ def score_video(
         raise ValueError(f"unknown metrics {unknown}; known: {list(METRICS)}")
     dev = torch.device(device) if device is not None else torch.device("cpu")
     if chunk_size is None:
-        chunk_size = 4 if dev.type == "cpu" else 64
+        chunk_size = 8 if dev.type == "cpu" else 64
     if n_splits < 1 or not step > 0 or chunk_size < 1:
         raise ValueError(
             f"need n_splits >= 1, step > 0, chunk_size >= 1; got {n_splits}, {step}, {chunk_size}"
@@ -148,27 +146,23 @@ def score_video(
 
     def score(lo: int, hi: int, prepared: _Prepared) -> None:
         _score_chunk(
-            preds, gt_maps, lo, hi, prepared, wanted, out, kernels, dev, labels, video, size,
-            transform, n_splits, step,
+            preds, gt_maps, lo, hi, prepared, host, wanted, out, kernels, dev, labels, video,
+            size, transform, n_splits, step,
         )  # fmt: skip
 
     ranges = _chunks(preds, chunk_size)
-    buffer: list[np.ndarray | None] = [None]
     if workers <= 1 or len(ranges) == 1:
         for lo, hi in ranges:
-            score(lo, hi, host.prepare(lo, hi, buffer))
+            score(lo, hi, host.prepare(lo, hi))
         return out
-    # `workers` threads score whole chunks, each with its own rand buffer: one chunk's host
-    # work (jitter and s-AUC draws with numpy) and eager tensor ops overlap another's. Compiling
-    # is not thread-safe, so the first chunk is scored here, compiling what it needs, and the
-    # threads never compile: a chunk the compiled code does not cover runs eagerly.
-    score(*ranges[0], host.prepare(*ranges[0], buffer))
-    local = threading.local()
+    # `workers` threads score whole chunks: one chunk's host work (jitter and s-AUC draws with
+    # numpy) and eager tensor ops overlap another's. Compiling is not thread-safe, so the first
+    # chunk is scored here, compiling what it needs, and the threads never compile: a chunk the
+    # compiled code does not cover runs eagerly.
+    score(*ranges[0], host.prepare(*ranges[0]))
 
     def run(lo: int, hi: int) -> None:
-        if not hasattr(local, "rand"):
-            local.rand = [None]
-        score(lo, hi, host.prepare(lo, hi, local.rand))
+        score(lo, hi, host.prepare(lo, hi))
 
     with kernels.no_recompiles(), ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(run, lo, hi) for lo, hi in ranges[1:]]
@@ -187,6 +181,7 @@ def _score_chunk(
     lo: int,
     hi: int,
     prepared: _Prepared,
+    host: _HostWork,
     wanted: list[str],
     out: dict[str, np.ndarray],
     kernels: Kernels,
@@ -212,18 +207,18 @@ def _score_chunk(
     g = None
     if MAP_METRICS.intersection(wanted):
         g = _block(gt_maps, lo, hi, dev, where, "ground-truth map").reshape(t, n_pix)
-    rand = None
-    if "auc_judd" in wanted and prepared.rand is not None:
-        rand = torch.from_numpy(prepared.rand).to(dev)  # [t, P] float64; jitter = rand / 1e7
+    if not kernels.fused:  # eager: convert once here, not in every pass
+        x = x.double()
+        g = None if g is None else g.double()
     stats = kernels.map_stats(x, g)  # pass 1
     chunk = _Chunk(x, stats[:4], prepared, dev, where)
     gt = None if g is None else _GroundTruth(g, stats[4:], where)
     moments = _Moments(chunk, gt) if {"nss", "cc", "sim", "kld"}.intersection(wanted) else None
-    judd = _JuddBins(chunk, rand) if "auc_judd" in wanted else None
+    judd = _JuddBins(chunk, host, lo) if "auc_judd" in wanted else None
     sums = _SimKld(chunk, gt, moments, wanted, where) if {"sim", "kld"}.intersection(wanted) else None
     bins, l1, kl = kernels.map_pass(
-        x, g, rand, None if judd is None else judd.args, None if sums is None else sums.args,
-        "sim" in wanted, "kld" in wanted,
+        x, g, None if judd is None else judd.args, None if sums is None else sums.args,
+        host.jitter, "sim" in wanted, "kld" in wanted,
     )  # pass 2  # fmt: skip
     if judd is not None:
         out["auc_judd"][lo:hi] = judd.score(bins)
@@ -321,7 +316,6 @@ class _Prepared:
     fix_pos: np.ndarray  # [t, K] fixated pixel indices, padded with 0
     fix_valid: np.ndarray  # [t, K]
     n_fix: np.ndarray  # [t]
-    rand: np.ndarray | None  # [t, P] the MIT jitter's rand; jitter = rand / 1e7, divided where used
     neg_pos: np.ndarray | None  # [t, S, k] s-AUC negative pixel indices, padded with 0
     neg_valid: np.ndarray | None  # [t, S, k]
     n_neg: np.ndarray | None  # [t] k per frame (0: no negatives)
@@ -344,28 +338,19 @@ class _HostWork:
         self.negatives, self.labels, self.seed, self.video = negatives, labels, seed, video
         self.n_splits, self.jitter = n_splits, jitter
 
-    def prepare(self, lo: int, hi: int, rand_buffer: list[np.ndarray | None]) -> _Prepared:
-        """Host inputs of frames ``lo:hi``; the jitter's rand goes to the caller's reusable buffer."""
+    def prepare(self, lo: int, hi: int) -> _Prepared:
+        """Host inputs of frames ``lo:hi``: fixation indices and the s-AUC samples."""
         fix = self.fix[lo:hi]  # [t, P]
-        t, n_pix = fix.shape
         pos, valid, n_fix = _ragged(fix)
-        rand = None
-        if self.jitter:
-            buf = rand_buffer[0]
-            if buf is None or buf.shape[0] < t or buf.shape[1] != n_pix:
-                buf = rand_buffer[0] = np.empty((t, n_pix))
-            rand = buf[:t]
-            for i in range(t):
-                if n_fix[i] > 0:  # frames without fixations are NaN: draw nothing
-                    metric_rng(self.seed, self.video, self.labels[lo + i], "auc_judd").random(
-                        out=rand[i]
-                    )
-                else:
-                    rand[i] = 0.0
         neg_pos = neg_valid = n_neg = None
         if self.negatives is not None:
             neg_pos, neg_valid, n_neg = self._draw_negatives(lo, fix, n_fix)
-        return _Prepared(pos, valid, n_fix, rand, neg_pos, neg_valid, n_neg)
+        return _Prepared(pos, valid, n_fix, neg_pos, neg_valid, n_neg)
+
+    def jitter_at(self, index: int, n_pix: int, pixels: np.ndarray) -> np.ndarray:
+        """The MIT jitter's ``rand`` of frame ``index`` (of the video) at sorted ``pixels``."""
+        rng = metric_rng(self.seed, self.video, self.labels[index], "auc_judd")
+        return draw_at(rng, n_pix, pixels)
 
     def _draw_negatives(
         self, lo: int, fix: np.ndarray, n_fix: np.ndarray
@@ -447,105 +432,116 @@ class _GroundTruth:
 
 
 class _JuddBins:
-    """AUC-Judd around pass 2: thresholds and bin scale before it, exact counts after it.
+    """AUC-Judd around pass 2: bin scale and candidate bins before it, exact counts after it.
 
-    ``bin(s) = min(trunc((s - lo) * scale), B)`` with ``s = x + rand / 1e7``: correctly rounded ops and
-    a clamp, one monotone non-decreasing function of ``s`` for every pixel. ``s >= x >= lo``
-    makes it >= 0; the clamp catches the last rounding above ``B``. The thresholds (``s`` at the
-    fixated pixels) are formed and binned here with the same ops.
+    MIT AUC-Judd counts, for each fixated value ``a`` of the jittered map ``s = x + rand / 1e7``,
+    the pixels with ``s >= a``. A histogram settles most pixels: ``bin(v)`` (kernels.judd_bin) is
+    monotone non-decreasing, so a pixel whose bin holds no threshold is above exactly the
+    thresholds in lower bins. As ``x <= s <= x + 1e-7``, a pixel with ``bin(x) == bin(x + 1e-7)``
+    has ``bin(s) = bin(x)``: pass 2 bins ``x`` alone and never reads a jitter. Its "edge" pixels
+    (the two bins differ; about ``1e-7 * scale`` of them) go to a sentinel bin; they and the
+    pixels in candidate bins (``bin(x_f) .. bin(x_f + 1e-7)`` of each fixated pixel f, a superset
+    of the thresholds' bins) are the few ambiguous pixels. Only those get their jitter (drawn
+    block by block from the frame's stream, :func:`~avsal.metrics.streams.draw_at`) and are
+    compared one by one. Integer counts: exact.
     """
 
-    def __init__(self, chunk: _Chunk, rand: torch.Tensor | None) -> None:
+    def __init__(self, chunk: _Chunk, host: _HostWork, first_index: int) -> None:
         t, dev = chunk.n_frames, chunk.dev
-        width = chunk.hi - chunk.lo + (1.0 / JITTER_DIVISOR if rand is not None else 0.0)  # > s - lo
+        self.jitter = host.jitter
+        width = chunk.hi - chunk.lo + (JITTER_MAX if self.jitter else 0.0)  # [t], >= s - lo
         scale = JUDD_BINS / width
         usable = (width > 0) & torch.isfinite(width) & torch.isfinite(scale)
         # where the range is 0 or beyond float64, every pixel goes to bin 0 and is compared
-        # exactly: scale 0 and lo 0 (s is finite, so (s - 0) * 0 = 0, never inf * 0)
-        scale = torch.where(usable, scale, 0.0)[:, None]  # [t, 1]
-        lo = torch.where(usable, chunk.lo, 0.0)[:, None]
-        self.n_bins = JUDD_BINS + 2  # 0..B, and B + 1 for the padding of frames with fewer fixations
-        first = torch.arange(t, device=dev, dtype=torch.int32)[:, None] * self.n_bins  # [t, 1]
-        thr = chunk.at_fixations()  # [t, K]
-        if rand is not None:
-            thr = thr + rand.gather(1, chunk.fix_pos) / JITTER_DIVISOR
-        self.thr_bin = ((thr - lo) * scale).clamp(max=JUDD_BINS).to(torch.int32) + first
-        self.thr = torch.where(chunk.fix_valid, thr, math.inf)  # padding: never reached
-        self.first = first
-        self.args = (lo, scale, first)
-        self.chunk, self.rand = chunk, rand
+        # exactly: scale 0 and lo 0 (values are finite, so (v - 0) * 0 = 0, never inf * 0)
+        self.scale = torch.where(usable, scale, 0.0)[:, None]  # [t, 1]
+        self.lo = torch.where(usable, chunk.lo, 0.0)[:, None]
+        self.n_bins = n_bins = JUDD_BINS + 2  # 0..B, and B + 1: the sentinel of edge pixels
+        self.first = torch.arange(t, device=dev, dtype=torch.int32)[:, None] * n_bins  # [t, 1]
+        x_f = chunk.at_fixations()  # [t, K]
+        low = judd_bin(x_f, self.lo, self.scale).long()
+        high = judd_bin(x_f + JITTER_MAX, self.lo, self.scale).long() if self.jitter else low
+        valid = chunk.fix_valid.long()
+        edges = torch.zeros(t, n_bins + 1, dtype=torch.int64, device=dev)
+        edges.scatter_add_(1, low, valid).scatter_add_(1, high + 1, -valid)
+        candidate = edges.cumsum(1)[:, :n_bins] > 0  # [t, bins]
+        candidate[:, n_bins - 1] = True
+        self.candidate = candidate.view(-1)
+        self.args = (self.lo, self.scale, self.first)
+        self.chunk, self.host, self.first_index = chunk, host, first_index
 
     def score(self, pix_bin: torch.Tensor) -> np.ndarray:
-        """AUC-Judd per frame from pass 2's bins ``[t, P]``."""
+        """AUC-Judd per frame from pass 2's bins ``[t, P]`` (int32, frame offsets included)."""
         chunk, n_bins = self.chunk, self.n_bins
         t, n_pix, dev = chunk.n_frames, chunk.n_pix, chunk.dev
-        if bool(((pix_bin.gather(1, chunk.fix_pos) != self.thr_bin) & chunk.fix_valid).any()):
+        flat_bins = pix_bin.view(-1)
+        amb = _flatnonzero(self.candidate.index_select(0, flat_bins))  # [m] ascending
+        s_amb = chunk.x.reshape(-1)[amb].double()  # [m]
+        if self.jitter:
+            s_amb = s_amb + self._rand(amb) / JITTER_DIVISOR  # as the per-frame function forms s
+        # thresholds: s at the fixated pixels, all among the ambiguous ones
+        fix_flat = (torch.arange(t, device=dev)[:, None] * n_pix + chunk.fix_pos)[chunk.fix_valid]
+        at = torch.searchsorted(amb, fix_flat).clamp(max=max(amb.numel() - 1, 0))
+        if amb.numel() < fix_flat.numel() or not torch.equal(amb[at], fix_flat):
             # pass 2 must bin every pixel exactly as __init__ did; anything else is a compiler bug
             raise RuntimeError("AUC-Judd: the kernel binned a fixated pixel unlike its threshold")
-        thr_bin = torch.where(chunk.fix_valid, self.thr_bin, self.first + (n_bins - 1))
-        flat_bins = thr_bin.view(-1).long()
-        n_thr = torch.zeros(t * n_bins, dtype=torch.int64, device=dev)
-        n_thr.index_add_(0, flat_bins, torch.ones_like(flat_bins))  # thresholds per bin
-        shared = n_thr.gt(0).index_select(0, pix_bin.view(-1))  # [t*P]: shares a bin with one
-        thr = self.thr.sort(dim=1).values  # [t, K] ascending, padding last
-        above = _count_at_least(
-            pix_bin.view(-1), shared, chunk, self.rand, thr, n_thr.view(t, n_bins)
-        )  # [t, K]
+        thr = torch.full(chunk.fix_pos.shape, math.inf, dtype=torch.float64, device=dev)
+        thr[chunk.fix_valid] = s_amb[at]
+        thr = thr.sort(dim=1).values  # [t, K] ascending, padding (inf) last
         k = thr.shape[1]
-        n_fix = chunk.n_fix_t[:, None]  # [t, 1] int64
-        # MIT order: i-th largest threshold, i = 1..Nf, is thr[Nf - i]; columns past Nf: (1, 1)
-        i = torch.arange(1, k + 1, device=dev)[None, :]  # [1, K] int64
-        real = i <= n_fix
-        above_i = above.gather(1, (n_fix - i).clamp(min=0))  # [t, K]
-        # integer numerators and denominators, one float64 division: as numpy's int / int
-        tp = torch.where(real, i.double() / n_fix.double(), 1.0)
-        fp = torch.where(real, (above_i - i).double() / (n_pix - n_fix).double(), 1.0)
-        zeros = torch.zeros(t, 1, dtype=torch.float64, device=dev)
-        ones = torch.ones_like(zeros)
-        area = torch.trapezoid(
-            torch.cat([zeros, tp, ones], 1), torch.cat([zeros, fp, ones], 1), dim=1
-        )
-        out = torch.where(chunk.constant, 0.5, area).cpu().numpy()
-        out[(chunk.n_fix == 0) | (chunk.n_fix == n_pix)] = math.nan
-        return out
+        # settled pixels: rank = number of thresholds in lower bins
+        thr_bin = judd_bin(thr, self.lo, self.scale) + self.first
+        counted = thr_bin.view(-1)[torch.isfinite(thr).view(-1)].long()  # padding left out
+        n_thr = torch.zeros(t * n_bins, dtype=torch.int64, device=dev)
+        n_thr = n_thr.index_add_(0, counted, torch.ones_like(counted)).view(t, n_bins)
+        below = n_thr.cumsum(1) - n_thr  # [t, bins]
+        hist = torch.bincount(flat_bins, minlength=t * n_bins).view(t, n_bins)
+        settled = torch.where(self.candidate.view(t, n_bins), 0, hist)
+        # rank[f, r] = number of pixels with exactly r thresholds <= their value
+        rank = torch.zeros(t, k + 1, dtype=torch.int64, device=dev)
+        rank.scatter_add_(1, below.clamp(max=k), settled)
+        rows = torch.div(amb, n_pix, rounding_mode="floor")
+        per_slice = max(1, (1 << 22) // max(k, 1))  # bounds the [m, K] comparison
+        for start in range(0, amb.numel(), per_slice):
+            r_rows, r_s = rows[start : start + per_slice], s_amb[start : start + per_slice]
+            r = (thr.index_select(0, r_rows) <= r_s[:, None]).sum(dim=1)  # [m] exact rank
+            rank.view(-1).index_add_(0, r_rows * (k + 1) + r, torch.ones_like(r))
+        above = rank.flip(1).cumsum(1).flip(1)[:, 1:]  # [t, K]: #(s >= thr[j])
+        return _judd_area(chunk, above)
+
+    def _rand(self, amb: torch.Tensor) -> torch.Tensor:
+        """The jitter's rand at the ambiguous pixels, frame by frame from each frame's stream."""
+        chunk, n_pix = self.chunk, self.chunk.n_pix
+        flat = amb.cpu().numpy()
+        bounds = np.searchsorted(flat, np.arange(chunk.n_frames + 1) * n_pix)
+        rand = np.zeros(flat.size)
+        skip = chunk.constant.cpu().numpy() | (chunk.n_fix == 0)  # scored without a jitter
+        for f in range(chunk.n_frames):
+            lo, hi = bounds[f], bounds[f + 1]
+            if hi > lo and not skip[f]:
+                pixels = flat[lo:hi] - f * n_pix
+                rand[lo:hi] = self.host.jitter_at(self.first_index + f, n_pix, pixels)
+        return torch.from_numpy(rand).to(amb.device)
 
 
-def _count_at_least(
-    pix_bin: torch.Tensor,
-    shared_mask: torch.Tensor,
-    chunk: _Chunk,
-    rand: torch.Tensor | None,
-    thr: torch.Tensor,
-    n_thr: torch.Tensor,
-) -> torch.Tensor:
-    """``#(s[f] >= thr[f, j])`` for ascending thresholds ``thr [t, K]`` (inf = padding).
-
-    ``pix_bin [t*P]`` is a monotone non-decreasing function of ``s`` (offset by frame), and
-    ``n_thr [t, bins]`` counts the thresholds per bin, so ``bin(a) < bin(s)`` implies ``a < s``
-    and ``bin(a) > bin(s)`` implies ``a > s``. A histogram of the bins therefore settles every
-    pixel whose bin holds no threshold; only the pixels that share a bin with one
-    (``shared_mask [t*P]``) are compared one by one. Exact integers.
-    """
-    t, k = thr.shape
-    n_bins, n_pix, dev = n_thr.shape[1], chunk.n_pix, thr.device
-    hist = torch.bincount(pix_bin, minlength=t * n_bins).view(t, n_bins)
-    below = n_thr.cumsum(1) - n_thr  # [t, bins]: thresholds in lower bins
-    holds = n_thr > 0
-    # rank[f, r] = number of pixels with exactly r thresholds <= their value
-    rank = torch.zeros(t, k + 1, dtype=torch.int64, device=dev)
-    rank.scatter_add_(1, below.clamp(max=k), torch.where(holds, 0, hist))
-    shared = _flatnonzero(shared_mask)  # flat [t*P] index
-    per_slice = max(1, (1 << 22) // max(k, 1))  # bounds the [m, K] comparison below
-    for start in range(0, shared.numel(), per_slice):
-        idx = shared[start : start + per_slice]
-        rows = torch.div(idx, n_pix, rounding_mode="floor")
-        value = chunk.x.reshape(-1)[idx].double()  # s, formed as the kernel formed it
-        if rand is not None:
-            value = value + rand.view(-1)[idx] / JITTER_DIVISOR
-        r = (thr.index_select(0, rows) <= value[:, None]).sum(dim=1)  # [m] exact rank
-        rank.view(-1).index_add_(0, rows * (k + 1) + r, torch.ones_like(r))
-    # #(s >= thr[j]) = #pixels whose rank exceeds j
-    return rank.flip(1).cumsum(1).flip(1)[:, 1:]
+def _judd_area(chunk: _Chunk, above: torch.Tensor) -> np.ndarray:
+    """The MIT ROC area from ``above[f, j] = #(s >= thr[f, j])`` (ascending thresholds)."""
+    t, n_pix, dev = chunk.n_frames, chunk.n_pix, chunk.dev
+    k = above.shape[1]
+    n_fix = chunk.n_fix_t[:, None]  # [t, 1] int64
+    # MIT order: i-th largest threshold, i = 1..Nf, is thr[Nf - i]; columns past Nf: (1, 1)
+    i = torch.arange(1, k + 1, device=dev)[None, :]  # [1, K] int64
+    real = i <= n_fix
+    above_i = above.gather(1, (n_fix - i).clamp(min=0))  # [t, K]
+    # integer numerators and denominators, one float64 division: as numpy's int / int
+    tp = torch.where(real, i.double() / n_fix.double(), 1.0)
+    fp = torch.where(real, (above_i - i).double() / (n_pix - n_fix).double(), 1.0)
+    zeros = torch.zeros(t, 1, dtype=torch.float64, device=dev)
+    ones = torch.ones_like(zeros)
+    area = torch.trapezoid(torch.cat([zeros, tp, ones], 1), torch.cat([zeros, fp, ones], 1), dim=1)
+    out = torch.where(chunk.constant, 0.5, area).cpu().numpy()
+    out[(chunk.n_fix == 0) | (chunk.n_fix == n_pix)] = math.nan
+    return out
 
 
 # ----------------------------------------------------------------------------- s-AUC

@@ -34,6 +34,8 @@ Stats = tuple[torch.Tensor, ...]
 
 #: AUC-Judd histogram bins per frame (more bins: fewer pixels to compare one by one).
 JUDD_BINS = 1 << 14
+#: An upper bound of the MIT jitter ``rand / 1e7`` (rand < 1, and rounding is monotone).
+JITTER_MAX = 1.0 / JITTER_DIVISOR
 
 
 def map_stats(x: torch.Tensor, g: torch.Tensor | None) -> Stats:
@@ -50,20 +52,30 @@ def map_stats(x: torch.Tensor, g: torch.Tensor | None) -> Stats:
     return tuple(out)
 
 
+def judd_bin(v: torch.Tensor, lo: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """AUC-Judd histogram bin ``min(trunc((v - lo) * scale), B)``, int32, for float64 ``v``.
+
+    Correctly rounded ops and a clamp: monotone non-decreasing in ``v``, and the same numbers in
+    eager and compiled code (nothing for a compiler to reassociate or fuse into an FMA).
+    """
+    return ((v - lo) * scale).clamp(max=JUDD_BINS).to(torch.int32)
+
+
 def map_pass(
     x: torch.Tensor,
     g: torch.Tensor | None,
-    rand: torch.Tensor | None,
     bins_at: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
     sums_at: tuple[torch.Tensor, ...] | None,
+    jitter: bool,
     want_sim: bool,
     want_kld: bool,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     """Pass 2, everything that needs pass 1's statistics, in one read of the maps.
 
     - AUC-Judd bins (``bins_at = (lo, scale, first)``, each ``[t, 1]``): int32 ``[t, P]``,
-      ``min(trunc((s - lo) * scale), B) + first`` of the jittered map ``s = x + rand / 1e7``, a
-      monotone function of ``s``; ``first`` offsets each frame in one shared histogram.
+      ``judd_bin(x) + first`` (``first`` offsets each frame in one shared histogram). With the
+      jitter, pixels whose ``judd_bin(x + 1e-7)`` differs go to the sentinel bin ``B + 1``: only
+      there can the jitter (< 1e-7) move a pixel to another bin.
     - SIM (``sums_at = (a_x, shift, a_g, k_x, k_eps)``, each ``[t, 1]``): ``sum |p - q|`` with
       ``p - q = a_x * x + shift - a_g * g`` (the engine folds the min-max and sum normalisations
       into these factors).
@@ -73,8 +85,10 @@ def map_pass(
     bins = l1 = kl = None
     if bins_at is not None:
         lo, scale, first = bins_at
-        s = xd if rand is None else xd + rand / JITTER_DIVISOR  # a true division, as numpy's
-        bins = ((s - lo) * scale).clamp(max=JUDD_BINS).to(torch.int32) + first
+        bins = judd_bin(xd, lo, scale)
+        if jitter:
+            bins = torch.where(bins == judd_bin(xd + JITTER_MAX, lo, scale), bins, JUDD_BINS + 1)
+        bins = bins + first
     if sums_at is not None:
         a_x, shift, a_g, k_x, k_eps = sums_at
         gd = g.double()

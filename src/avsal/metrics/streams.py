@@ -58,6 +58,26 @@ def jitter_noise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray
     return rng.random(shape) / JITTER_DIVISOR
 
 
+def draw_at(
+    rng: np.random.Generator, n: int, index: np.ndarray, block: int = 1 << 15
+) -> np.ndarray:
+    """``rng.random(n)[index]`` without holding the ``n`` draws: drawn in cache-sized blocks.
+
+    ``index`` must be sorted ascending. ``random`` consumes one 64-bit output per double, so
+    drawing block after block gives the same numbers as one call for all ``n``.
+    """
+    out = np.empty(index.size)
+    buf = np.empty(min(block, max(n, 1)))
+    edges = np.searchsorted(index, np.arange(0, n + block, block))  # index range of each block
+    for b, start in enumerate(range(0, n, block)):
+        size = min(block, n - start)
+        rng.random(out=buf[:size])
+        lo, hi = edges[b], edges[b + 1]
+        if hi > lo:
+            out[lo:hi] = buf[index[lo:hi] - start]
+    return out
+
+
 def sample_subsets(rng: np.random.Generator, n: int, k: int, n_splits: int) -> np.ndarray:
     """``n_splits`` independent uniform ``k``-subsets of ``range(n)``, shape ``(n_splits, k)``.
 
