@@ -191,3 +191,16 @@ def test_protocol_errors_name_the_video_and_frame() -> None:
         ProtocolConfig(metrics=("auc",))
     with pytest.raises(ValueError, match="sigma"):
         ProtocolConfig(sigma=-1.0)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_protocol_on_cuda_equals_cpu() -> None:
+    # resize and blur on the GPU, then the engine on the GPU: the CPU's numbers
+    rng = np.random.default_rng(6)
+    clips = [_clip(rng, "v0"), _clip(rng, "v1", t=4)]
+    metrics = ("auc_judd", "sim", "auc_shuffled", "cc", "nss", "kld")
+    config = ProtocolConfig(metrics=metrics, seed=2)
+    cpu = evaluate({"d": clips}, config).frames.value.to_numpy()
+    gpu = evaluate({"d": clips}, config, device="cuda").frames.value.to_numpy()
+    np.testing.assert_allclose(gpu, cpu, rtol=0, atol=1e-9)
