@@ -34,6 +34,7 @@ import torch
 
 from avsal.metrics.engine import METRICS, PAPER_METRICS, score_video
 from avsal.metrics.streams import jitter_noise, metric_rng, sample_subsets
+from avsal.utils.memory import keep_freed_memory
 
 VIDEO = "bench"
 
@@ -252,7 +253,15 @@ def main(argv: list[str] | None = None) -> dict:
         "--repeat", type=int, default=3, help="timed runs of each implementation; the best counts"
     )
     ap.add_argument("--out", type=Path, default=Path("reports/bench/metrics_bench.json"))
+    ap.add_argument(
+        "--default-malloc",
+        action="store_true",
+        help="keep glibc's default allocator settings (default: keep freed memory, as the "
+        "avsal CLI and pipeline stages do; applies to every implementation alike)",
+    )
     args = ap.parse_args(argv)
+    if not args.default_malloc:
+        keep_freed_memory()
     metrics = {"all": METRICS, "paper": PAPER_METRICS}.get(args.metrics) or tuple(
         args.metrics.split(",")
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from avsal.cli import parse_overrides
 from avsal.config import Config, load_config
+from avsal.utils.memory import keep_freed_memory
 
 
 def stage_args(description: str, add: Callable[[argparse.ArgumentParser], None] | None = None) -> tuple[argparse.Namespace, Config]:
@@ -22,6 +23,7 @@ def stage_args(description: str, add: Callable[[argparse.ArgumentParser], None] 
         add(parser)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    keep_freed_memory()  # big per-step tensors: reuse freed memory instead of page-faulting
     return args, load_config(args.params, parse_overrides(args.set))
 
 

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from avsal.utils.memory import keep_freed_memory
+
 __all__ = ["main", "build_parser", "parse_overrides"]
 
 
@@ -189,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    keep_freed_memory()  # big per-step tensors: reuse freed memory instead of page-faulting
     from avsal.config import ConfigError
 
     try:
