@@ -30,8 +30,9 @@ How it is fast (and why it stays exact):
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -49,9 +50,10 @@ PAPER_METRICS = ("auc_judd", "sim", "auc_shuffled", "cc", "nss")
 #: Metrics scored against the continuous ground-truth maps (the others use fixation points).
 MAP_METRICS = frozenset({"cc", "sim", "kld"})
 
-_FUSE_MIN_PIXELS = (
-    1 << 24
-)  # auto-fuse on CPU from this many pixels per video (~73 frames at 640x360)
+#: Auto-fuse on CPU from this many pixels per video (about 73 frames at 640x360).
+_FUSE_MIN_PIXELS = 1 << 24
+#: Default CPU chunk, in pixels: large enough to amortise the per-chunk Python work.
+_CPU_CHUNK_PIXELS = 1 << 22
 
 Frames = np.ndarray | torch.Tensor | Sequence[np.ndarray | torch.Tensor]
 
@@ -71,7 +73,7 @@ def score_video(
     step: float = 0.1,
     device: str | torch.device | None = None,
     chunk_size: int | None = None,
-    workers: int = 2,
+    workers: int | None = None,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     fused: bool | None = None,
 ) -> dict[str, np.ndarray]:
@@ -90,11 +92,14 @@ def score_video(
             ``frames`` (default ``0..T-1``) also labels error messages.
         jitter, n_splits, step: as in :func:`avsal.metrics.frame.auc_judd` / ``auc_shuffled``.
         device: torch device (default CPU).
-        chunk_size: frames per batch (default 8 on CPU, 64 on other devices); memory is about
-            ``4 * chunk_size * H * W * 8`` bytes of temporaries per worker.
-        workers: chunks scored at the same time, in threads (torch and numpy's generators release
-            the GIL): one chunk's host-side draws overlap another's tensor maths. The scores do
-            not depend on it.
+        chunk_size: frames per batch (default on CPU: about 2**22 pixels' worth, e.g. 18 frames
+            at 640x360; 64 on other devices); memory is about ``4 * chunk_size * H * W * 8``
+            bytes of temporaries per worker.
+        workers: chunks scored at the same time, in threads (torch ops and numpy's generators
+            release the GIL). None (default): torch's CPU thread count on CPU, 2 elsewhere. On
+            CPU with more than one worker, torch's intra-op threads are set to 1 for the call
+            (and restored after): one thread per chunk beats several per op at these sizes.
+            The scores do not depend on it.
         transform: applied to each float64 chunk ``[t, h, w]`` on the device before scoring
             (the protocol's resize and blur); must return ``[t, H, W]``.
         fused: run the per-pixel passes compiled (:mod:`avsal.metrics.kernels`). None (default):
@@ -105,9 +110,7 @@ def score_video(
     if unknown:
         raise ValueError(f"unknown metrics {unknown}; known: {list(METRICS)}")
     dev = torch.device(device) if device is not None else torch.device("cpu")
-    if chunk_size is None:
-        chunk_size = 8 if dev.type == "cpu" else 64
-    if n_splits < 1 or not step > 0 or chunk_size < 1:
+    if n_splits < 1 or not step > 0 or (chunk_size is not None and chunk_size < 1):
         raise ValueError(
             f"need n_splits >= 1, step > 0, chunk_size >= 1; got {n_splits}, {step}, {chunk_size}"
         )
@@ -121,6 +124,9 @@ def score_video(
             f"video '{video}': {n_frames} predictions but {fix_np.shape[0]} fixation maps"
         )
     size = fix_np.shape[1:]
+    if chunk_size is None:
+        n_pix = size[0] * size[1]
+        chunk_size = 64 if dev.type != "cpu" else max(1, min(64, _CPU_CHUNK_PIXELS // n_pix))
     wanted = [m for m in METRICS if m in metrics]
     if MAP_METRICS.intersection(wanted):
         if gt_maps is None:
@@ -151,28 +157,50 @@ def score_video(
         )  # fmt: skip
 
     ranges = _chunks(preds, chunk_size)
+    if workers is None:
+        workers = max(1, torch.get_num_threads()) if dev.type == "cpu" else 2
     if workers <= 1 or len(ranges) == 1:
         for lo, hi in ranges:
             score(lo, hi, host.prepare(lo, hi))
         return out
     # `workers` threads score whole chunks: one chunk's host work (jitter and s-AUC draws with
-    # numpy) and eager tensor ops overlap another's. Compiling is not thread-safe, so the first
-    # chunk is scored here, compiling what it needs, and the threads never compile: a chunk the
+    # numpy) and tensor ops overlap another's. Compiling is not thread-safe, so the first chunk
+    # is scored here, compiling what it needs, and the threads never compile: a chunk the
     # compiled code does not cover runs eagerly.
-    score(*ranges[0], host.prepare(*ranges[0]))
+    with _one_thread_per_chunk(dev):
+        score(*ranges[0], host.prepare(*ranges[0]))
 
-    def run(lo: int, hi: int) -> None:
-        score(lo, hi, host.prepare(lo, hi))
+        def run(lo: int, hi: int) -> None:
+            score(lo, hi, host.prepare(lo, hi))
 
-    with kernels.no_recompiles(), ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run, lo, hi) for lo, hi in ranges[1:]]
-        try:
-            for future in futures:  # in frame order: the earliest bad frame is the one reported
-                future.result()
-        except BaseException:
-            pool.shutdown(cancel_futures=True)
-            raise
+        with kernels.no_recompiles(), ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(run, lo, hi) for lo, hi in ranges[1:]]
+            try:
+                for future in futures:  # in frame order: the earliest bad frame is named
+                    future.result()
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
     return out
+
+
+@contextlib.contextmanager
+def _one_thread_per_chunk(dev: torch.device) -> Iterator[None]:
+    """On CPU, torch intra-op threads = 1 while worker threads each score a chunk.
+
+    Measured on 2 cores (``benchmarks/metrics_bench.py``): 20% faster than letting every op
+    and compiled kernel fan out over the cores that the other workers are using. Process-wide
+    while it lasts (torch has no per-thread setting); restored on exit.
+    """
+    if dev.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _score_chunk(

@@ -116,7 +116,7 @@ def evaluate(
     *,
     device: str | torch.device | None = None,
     chunk_size: int | None = None,
-    workers: int = 2,
+    workers: int | None = None,
 ) -> Evaluation:
     """Run the protocol on ``{dataset: [videos]}``; see the module docstring for every step."""
     rows: list[pd.DataFrame] = []
@@ -154,7 +154,7 @@ def evaluate_video(
     *,
     device: str | torch.device | None = None,
     chunk_size: int | None = None,
-    workers: int = 2,
+    workers: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-frame scores ``{metric: [T]}`` of one video under the protocol."""
     size = tuple(video.fix.shape[1:])
