@@ -96,10 +96,10 @@ def score_video(
             at 640x360; 64 on other devices); memory is about ``4 * chunk_size * H * W * 8``
             bytes of temporaries per worker.
         workers: chunks scored at the same time, in threads (torch ops and numpy's generators
-            release the GIL). None (default): torch's CPU thread count on CPU, 2 elsewhere. On
-            CPU with more than one worker, torch's intra-op threads are set to 1 for the call
-            (and restored after): one thread per chunk beats several per op at these sizes.
-            The scores do not depend on it.
+            release the GIL; compiled kernels and Python glue do not, so more than two rarely
+            pay). Default 2 (1 where torch has one CPU thread). On CPU the call shares torch's
+            intra-op threads out among the workers (2 cores: one each, 20% faster than every op
+            fanning out over all of them), restored after. The scores do not depend on it.
         transform: applied to each float64 chunk ``[t, h, w]`` on the device before scoring
             (the protocol's resize and blur); must return ``[t, H, W]``.
         fused: run the per-pixel passes compiled (:mod:`avsal.metrics.kernels`). None (default):
@@ -158,7 +158,7 @@ def score_video(
 
     ranges = _chunks(preds, chunk_size)
     if workers is None:
-        workers = max(1, torch.get_num_threads()) if dev.type == "cpu" else 2
+        workers = min(2, torch.get_num_threads()) if dev.type == "cpu" else 2
     if workers <= 1 or len(ranges) == 1:
         for lo, hi in ranges:
             score(lo, hi, host.prepare(lo, hi))
@@ -167,7 +167,7 @@ def score_video(
     # numpy) and tensor ops overlap another's. Compiling is not thread-safe, so the first chunk
     # is scored here, compiling what it needs, and the threads never compile: a chunk the
     # compiled code does not cover runs eagerly.
-    with _one_thread_per_chunk(dev):
+    with _threads_per_worker(dev, workers):
         score(*ranges[0], host.prepare(*ranges[0]))
 
         def run(lo: int, hi: int) -> None:
@@ -185,18 +185,18 @@ def score_video(
 
 
 @contextlib.contextmanager
-def _one_thread_per_chunk(dev: torch.device) -> Iterator[None]:
-    """On CPU, torch intra-op threads = 1 while worker threads each score a chunk.
+def _threads_per_worker(dev: torch.device, workers: int) -> Iterator[None]:
+    """On CPU, torch's intra-op threads shared out among the worker threads while they run.
 
-    Measured on 2 cores (``benchmarks/metrics_bench.py``): 20% faster than letting every op
-    and compiled kernel fan out over the cores that the other workers are using. Process-wide
-    while it lasts (torch has no per-thread setting); restored on exit.
+    Measured on 2 cores (``benchmarks/metrics_bench.py``): one thread per worker is 20% faster
+    than letting every op and compiled kernel fan out over the cores that the other worker is
+    using. Process-wide while it lasts (torch has no per-thread setting); restored on exit.
     """
     if dev.type != "cpu":
         yield
         return
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(max(1, before // workers))
     try:
         yield
     finally:
