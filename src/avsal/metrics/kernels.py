@@ -1,18 +1,17 @@
 """The engine's per-pixel passes, written once in torch and, on CPU, compiled into fused loops.
 
-Run eagerly, each torch op below is its own pass over ``[t, P]`` maps; on a CPU the engine is
-then memory-bound (about thirty passes per frame for the six metrics, each reading megabytes).
-``torch.compile`` (inductor) turns each function into one loop that reads every map once, keeps
-the intermediates in registers and vectorises the log: several times faster on CPU. The
+Run eagerly, each torch op below is its own pass over ``[t, P]`` maps with a fresh temporary
+(about thirty per frame for the six metrics). ``torch.compile`` (inductor) turns each function
+into one loop that reads every map once, keeps the intermediates in registers and vectorises the
+log: several times faster on CPU. The
 functions are the single definition of these passes; the eager path (CUDA, small videos, a
 machine without a C++ compiler) runs the same code, and the tests hold both to the per-frame
 functions.
 
-Exactness: the AUC-Judd bins must be one monotone function of the jittered value ``s`` for every
-pixel, and ``s`` itself must be ``x + rand / 1e7`` exactly as the per-frame function forms it.
-Both hold in compiled code: ``x + rand / 1e7`` and ``(s - lo) * scale`` are correctly rounded IEEE
-operations that a compiler may not reassociate or contract into an FMA (and the engine checks
-the bins of the fixated pixels against its own). The reductions may sum in another order, which
+Exactness: the AUC-Judd bins must be one monotone function for every pixel, the same in eager
+and compiled code: ``judd_bin`` is correctly rounded IEEE operations and a clamp, which a
+compiler may not reassociate or contract into an FMA (and the engine checks that every fixated
+pixel lands where its own eager binning says). The reductions may sum in another order, which
 moves NSS, CC, SIM and KLD by about 1e-15.
 """
 
@@ -126,6 +125,8 @@ class Kernels:
         return torch.compiler.set_stance("eager_on_recompile")
 
     def __getattr__(self, name: str) -> Callable:
+        if name not in _KERNELS:
+            raise AttributeError(name)
         fn = _KERNELS[name]
         if not self.fused:
             return fn
