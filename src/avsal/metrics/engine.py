@@ -159,15 +159,17 @@ def score_video(
     ranges = _chunks(preds, chunk_size)
     if workers is None:
         workers = min(2, torch.get_num_threads()) if dev.type == "cpu" else 2
-    if workers <= 1 or len(ranges) == 1:
-        for lo, hi in ranges:
-            score(lo, hi, host.prepare(lo, hi))
-        return out
-    # `workers` threads score whole chunks: one chunk's host work (jitter and s-AUC draws with
-    # numpy) and tensor ops overlap another's. Compiling is not thread-safe, so the first chunk
-    # is scored here, compiling what it needs, and the threads never compile: a chunk the
-    # compiled code does not cover runs eagerly.
+    # On CPU the workers share torch's threads, for every video alike (even one of one chunk):
+    # compiled kernels are built for a thread count, and a second count would compile again.
     with _threads_per_worker(dev, workers):
+        if workers <= 1 or len(ranges) == 1:
+            for lo, hi in ranges:
+                score(lo, hi, host.prepare(lo, hi))
+            return out
+        # `workers` threads score whole chunks: one chunk's host work (jitter and s-AUC draws
+        # with numpy) and tensor ops overlap another's. Compiling is not thread-safe, so the
+        # first chunk is scored here, compiling what it needs, and the threads never compile:
+        # a chunk the compiled code does not cover runs eagerly.
         score(*ranges[0], host.prepare(*ranges[0]))
 
         def run(lo: int, hi: int) -> None:
