@@ -14,7 +14,7 @@ import numbers
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -292,20 +292,23 @@ class Tracker:
             experiment_id=str(self.experiment_id),
             tracking_uri=str(self.tracking_uri),
         )
-        status = "FINISHED"
-        try:
+        with _terminal_status(lambda status: _end_run(mlflow, handle.run_id, status)):
             if params is not None:
                 handle.log_params(params)
                 handle.log_dict(params, PARAMS_ARTIFACT)
             yield handle
-        except KeyboardInterrupt:
-            status = "KILLED"
-            raise
-        except BaseException:
-            status = "FAILED"
-            raise
-        finally:
-            _end_run(mlflow, handle.run_id, status)
+
+    @contextlib.contextmanager
+    def reopen_run(self, run_id: str) -> Iterator[RunHandle]:
+        """An existing run (of any process) RUNNING again; FINISHED/FAILED/KILLED on exit."""
+        handle = RunHandle(
+            run_id=run_id,
+            experiment_id=str(self.experiment_id),
+            tracking_uri=str(self.tracking_uri),
+        )
+        handle.client.update_run(run_id, status="RUNNING")
+        with _terminal_status(lambda status: handle.client.set_terminated(run_id, status=status)):
+            yield handle
 
     def run(
         self,
@@ -319,6 +322,22 @@ class Tracker:
         return self.start_run(
             run_name=run_name, params=params, tags=tags, parent_run_id=parent_run_id
         )
+
+
+@contextlib.contextmanager
+def _terminal_status(end: Callable[[str], None]) -> Iterator[None]:
+    """Call ``end`` with the run's final status: FINISHED, KILLED on Ctrl-C, FAILED on error."""
+    status = "FINISHED"
+    try:
+        yield
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    except BaseException:
+        status = "FAILED"
+        raise
+    finally:
+        end(status)
 
 
 def _end_run(mlflow: Any, run_id: str, status: str) -> None:

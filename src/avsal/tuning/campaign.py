@@ -169,19 +169,8 @@ class _Tracking:
                 study.set_user_attr(ATTR_PARENT, h.run_id)
                 yield h
             return
-        h = self.handle(run_id)
-        h.client.update_run(run_id, status="RUNNING")
-        status = "FINISHED"
-        try:
+        with self.tracker.reopen_run(run_id) as h:
             yield h
-        except KeyboardInterrupt:
-            status = "KILLED"
-            raise
-        except BaseException:
-            status = "FAILED"
-            raise
-        finally:
-            h.client.set_terminated(run_id, status=status)
 
     def child(self, *, name: str, params: dict[str, Any], tags: dict[str, Any], parent_run_id: str | None) -> Any:
         return self.tracker.run(name, params=params, tags=tags, parent_run_id=parent_run_id)
