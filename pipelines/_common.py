@@ -1,45 +1,78 @@
-"""Shared argument parsing for the thin stage CLIs in pipelines/ (dvc.yaml calls them)."""
+"""What every thin stage CLI in pipelines/ shares: flags, params, CPU numerics, one-line errors.
+
+A stage script imports its stage module inside its ``main`` (after :func:`run_stage` has set the
+CPU numerics, which must happen before torch runs), so it loads only the code it runs; this file
+imports nothing that pulls in torch or another stage.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from avsal.cli import parse_overrides
-from avsal.config import Config, load_config
+from avsal.config import Config, load_config, parse_overrides
+from avsal.errors import AvsalError
 from avsal.utils.memory import keep_freed_memory
 
+#: env var naming a folder: each stage writes there the avsal modules it loaded (the deps test)
+RECORD_MODULES_ENV = "AVSAL_RECORD_MODULES"
 
-def stage_args(description: str, add: Callable[[argparse.ArgumentParser], None] | None = None) -> tuple[argparse.Namespace, Config]:
-    """Parse ``--params``/``-S`` (plus the stage's own flags) and load the typed config."""
+Main = Callable[[argparse.Namespace, Config], dict[str, Any]]
+
+
+def _parser(description: str, add: Callable[[argparse.ArgumentParser], None] | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs, and the traceback of a failure")
     if add is not None:
         add(parser)
+    return parser
+
+
+def _fail(prog: str, exc: BaseException, verbose: bool) -> None:
+    """One line naming what failed and why (the traceback only with -v); exit 1."""
+    if verbose:
+        raise exc
+    print(f"{prog}: {type(exc).__name__}: {exc}  (-v shows the traceback)", file=sys.stderr)
+    sys.exit(1)
+
+
+def _record_modules(stage: str) -> None:
+    folder = os.environ.get(RECORD_MODULES_ENV)
+    if not folder:
+        return
+    mods = sorted(name for name in sys.modules if name == "avsal" or name.startswith("avsal."))
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"{stage}.json"), "w") as fh:
+        json.dump({"stage": stage, "modules": mods}, fh, indent=1)
+
+
+def run_stage(description: str, main: Main, add: Callable[[argparse.ArgumentParser], None] | None = None) -> None:
+    """Parse flags, load params, set CPU numerics, run ``main(args, cfg)`` and print its metrics.
+
+    Known failures (:class:`~avsal.errors.AvsalError`: config, validation, decode, tracking
+    store; and missing files) print one line and exit 1, which stops ``dvc repro``.
+    """
+    parser = _parser(description, add)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    prog = os.environ.get("DVC_STAGE") or parser.prog
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     keep_freed_memory()  # big per-step tensors: reuse freed memory instead of page-faulting
-    return args, load_config(args.params, parse_overrides(args.set))
+    try:
+        cfg = load_config(args.params, parse_overrides(args.set))
+        from avsal.utils import numerics
 
-
-def report(metrics: dict[str, Any]) -> None:
-    """Print a stage's metrics as JSON on stdout (per-epoch histories stay in the report files)."""
-    shown = {k: v for k, v in metrics.items() if k != "history"}
+        numerics.apply(cfg.runtime.cpu_numerics, threads=cfg.runtime.cpu_threads)
+        result = main(args, cfg)
+    except (AvsalError, FileNotFoundError) as exc:
+        _fail(prog, exc, args.verbose)
+    _record_modules(prog)
+    shown = {k: v for k, v in result.items() if k != "history"}  # per-epoch histories stay in the report files
     json.dump(shown, sys.stdout, indent=1, default=str)
     sys.stdout.write("\n")
-
-
-def report_or_exit(run: Callable[[], dict[str, Any]]) -> None:
-    """Report a validation stage's metrics, or print its failures and exit 1 (stops dvc repro)."""
-    from avsal.stages.validate_raw import ValidationFailed
-
-    try:
-        report(run())
-    except ValidationFailed as exc:
-        print(exc, file=sys.stderr)
-        sys.exit(1)

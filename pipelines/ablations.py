@@ -1,8 +1,13 @@
 """dvc stage ablations: Tables 1-3 (CAMs, average vs selective SCAM, coarse vs fine, audio switch)."""
 
-from _common import report, stage_args
-from avsal.stages.evaluate import run_ablations
+from _common import run_stage
+
+
+def main(_, cfg):
+    from avsal.stages.evaluate import run_ablations
+
+    return run_ablations(cfg)["results"]
+
 
 if __name__ == "__main__":
-    _, cfg = stage_args(__doc__)
-    report(run_ablations(cfg)["results"])
+    run_stage(__doc__, main)

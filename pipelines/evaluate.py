@@ -1,8 +1,13 @@
 """dvc stage evaluate: Table 4 rows (STA, centre bias, pseudo-GT method) on the reporting split."""
 
-from _common import report, stage_args
-from avsal.stages.evaluate import run
+from _common import run_stage
+
+
+def main(_, cfg):
+    from avsal.stages.evaluate import run
+
+    return run(cfg)["results"]
+
 
 if __name__ == "__main__":
-    _, cfg = stage_args(__doc__)
-    report(run(cfg)["results"])
+    run_stage(__doc__, main)

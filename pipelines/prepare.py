@@ -1,8 +1,13 @@
 """dvc stage prepare: decode every AVE clip and fixation video once into artifacts/prepared."""
 
-from _common import report, stage_args
-from avsal.stages.prepare import run
+from _common import run_stage
+
+
+def main(_, cfg):
+    from avsal.stages.prepare import run
+
+    return run(cfg)
+
 
 if __name__ == "__main__":
-    _, cfg = stage_args(__doc__)
-    report(run(cfg))
+    run_stage(__doc__, main)

@@ -1,7 +1,6 @@
 """dvc stage train_cls@<stage>-<net>: one tag-supervised classification net (S, ST, SA, STA-cls)."""
 
-from _common import report, stage_args
-from avsal.stages.train_cls import run
+from _common import run_stage
 
 
 def _flags(p):
@@ -9,6 +8,11 @@ def _flags(p):
     p.add_argument("--net", required=True, choices=["s", "st", "sa", "sta_cls"], help="which net")
 
 
+def main(args, cfg):
+    from avsal.stages.train_cls import run
+
+    return run(cfg, stage=args.stage, net=args.net)
+
+
 if __name__ == "__main__":
-    args, cfg = stage_args(__doc__, _flags)
-    report(run(cfg, stage=args.stage, net=args.net))
+    run_stage(__doc__, main, _flags)

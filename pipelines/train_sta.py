@@ -1,8 +1,17 @@
 """dvc stage train_sta@<variant>: the STA fixation net on the final pseudo fixations (Eq. 5-6)."""
 
-from _common import report, stage_args
-from avsal.stages.sta import VARIANTS, run_train
+from _common import run_stage
+
+
+def _flags(p):
+    p.add_argument("--variant", default="sta", choices=["sta", "sta_noswitch"], help="with or without the audio switch")
+
+
+def main(args, cfg):
+    from avsal.stages.sta import run_train
+
+    return run_train(cfg, variant=args.variant)
+
 
 if __name__ == "__main__":
-    args, cfg = stage_args(__doc__, lambda p: p.add_argument("--variant", default="sta", choices=VARIANTS))
-    report(run_train(cfg, variant=args.variant))
+    run_stage(__doc__, main, _flags)

@@ -1,8 +1,13 @@
 """dvc stage validate_raw: great-expectations suites over data/; non-zero exit stops dvc repro."""
 
-from _common import report_or_exit, stage_args
-from avsal.stages.validate_raw import run
+from _common import run_stage
+
+
+def main(_, cfg):
+    from avsal.stages.validate_raw import run
+
+    return run(cfg)
+
 
 if __name__ == "__main__":
-    _, cfg = stage_args(__doc__)
-    report_or_exit(lambda: run(cfg))
+    run_stage(__doc__, main)

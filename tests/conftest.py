@@ -1,4 +1,4 @@
-"""Shared fixtures: the repo, the real samples in ../shared/data, and a tiny synthetic world."""
+"""Shared fixtures: the repo, the real samples in references/samples, and a tiny synthetic world."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ import pytest
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+# the stages' portable CPU kernels (avsal.utils.numerics) for in-process tests too: set before torch runs
+os.environ.update({"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2,STRICT"})
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
+REAL_SAMPLES = REPO / "references" / "samples"  # copied into the repo; origin and licence in its README
 
 
 def pytest_collection_modifyitems(config, items):
@@ -33,10 +35,10 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"real samples not found at {SHARED_DATA} (expected ../shared/data beside the repo)")
-    return SHARED_DATA
+def real_samples() -> Path:
+    if not REAL_SAMPLES.is_dir():
+        pytest.fail(f"real samples not found at {REAL_SAMPLES} (they are part of the repository)")
+    return REAL_SAMPLES
 
 
 @pytest.fixture(scope="session")

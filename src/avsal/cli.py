@@ -11,26 +11,17 @@ from typing import Any
 
 from avsal.utils.memory import keep_freed_memory
 
-__all__ = ["main", "build_parser", "parse_overrides"]
-
-
-def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """``-S key.sub=value`` pairs (values parsed as YAML, as ``dvc exp run -S`` does)."""
-    import yaml
-
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise SystemExit(f"avsal: -S expects key=value, got '{item}'")
-        k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
-    return out
+__all__ = ["main", "build_parser"]
 
 
 def _load(args: argparse.Namespace):
-    from avsal.config import load_config
+    """The typed config, with the process's CPU numerics set from it (before torch runs)."""
+    from avsal.config import load_config, parse_overrides
+    from avsal.utils import numerics
 
-    return load_config(args.params, parse_overrides(args.set or []))
+    cfg = load_config(args.params, parse_overrides(args.set or []))
+    numerics.apply(cfg.runtime.cpu_numerics, threads=cfg.runtime.cpu_threads)
+    return cfg
 
 
 def _cmd_synth(args: argparse.Namespace) -> dict[str, Any]:

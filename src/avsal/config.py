@@ -12,11 +12,14 @@ import dataclasses
 import json
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
+
+from avsal.errors import AvsalError
 
 __all__ = [
     "ConfigError",
@@ -49,7 +52,7 @@ FIXATION_SETS: dict[str, str] = {
 }
 
 
-class ConfigError(ValueError):
+class ConfigError(AvsalError, ValueError):
     """A params file does not match the typed config (unknown/missing key, wrong type)."""
 
 
@@ -70,6 +73,7 @@ class PathsConfig:
     reports: str
     mlflow_db: str
     mlflow_artifacts: str
+    published: str  # the paper's published tables (CSV), beside which the report prints ours
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,8 @@ class RuntimeConfig:
     device: str  # auto | cpu | cuda
     num_workers: int  # DataLoader workers
     infer_batch_size: int
+    cpu_numerics: Literal["portable", "native"]  # portable: the same bytes on any x86-64 CPU (avsal.utils.numerics) | native
+    cpu_threads: int  # intra-op threads of a portable CPU process (results depend on it)
 
 
 @dataclass(frozen=True)
@@ -413,6 +419,17 @@ def from_dict(cls: type, data: dict[str, Any], *, where: str = "", source: str =
     return cls(**kwargs)
 
 
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``-S key.sub=value`` pairs (values parsed as YAML, as ``dvc exp run -S`` does)."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"-S expects key=value, got '{item}'")
+        k, v = item.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
 def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], *, source: str) -> None:
     """Set dotted-key ``overrides`` (``-S`` flags, tuned params) in a raw params mapping, in place.
 
@@ -513,6 +530,8 @@ def _check(cfg: Config) -> None:
     lo, hi = cfg.synth.distractors
     if not 0 <= lo <= hi:
         raise ConfigError(f"{src}: synth.distractors must be [min, max] with 0 <= min <= max")
+    if cfg.runtime.cpu_threads < 1:
+        raise ConfigError(f"{src}: runtime.cpu_threads must be >= 1, got {cfg.runtime.cpu_threads}")
     _check_tune(cfg)
 
 

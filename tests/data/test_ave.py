@@ -1,4 +1,4 @@
-"""AVE annotation parser and clip decoding, on the real samples in ../shared/data."""
+"""AVE annotation parser and clip decoding, on the real samples in references/samples."""
 
 from pathlib import Path
 
@@ -15,9 +15,9 @@ from avsal.data.ave import (
 from avsal.data.video import DecodeError, MissingAudioError, decode_clip, probe
 
 
-def test_real_annotations_quirks(shared_data):
+def test_real_annotations_quirks(real_samples):
     report = ParseReport()
-    recs = parse_annotations(shared_data / "ave_meta" / "Annotations.txt", report=report)
+    recs = parse_annotations(real_samples / "ave_meta" / "Annotations.txt", report=report)
     rows = sum(len(r.segments) for r in recs.values())
     assert rows == 4143 - 1  # 4,143 rows, the zero-length one skipped
     assert [line for _, line in report.zero_length] == ["Church bell&VWi2ENBuTbw&good&0&0"]
@@ -30,10 +30,10 @@ def test_real_annotations_quirks(shared_data):
     assert len(AVE_CATEGORIES) == 28
 
 
-def test_real_splits(shared_data):
+def test_real_splits(real_samples):
     counts = {}
     for split in ("trainSet", "valSet", "testSet"):
-        recs = parse_annotations(shared_data / "ave_meta" / f"{split}.txt")
+        recs = parse_annotations(real_samples / "ave_meta" / f"{split}.txt")
         counts[split] = sum(len(r.segments) for r in recs.values())
     # 3,339 / 402 / 402 rows; the zero-length row sits in one split and is skipped there
     assert counts["valSet"] == 402 and counts["testSet"] == 402
@@ -91,8 +91,8 @@ CLIPS = {"0lFf-HP86Q0": (320, 240, 17.58), "16eUxQwxxbs": (640, 360, 29.92), "22
 
 
 @pytest.mark.parametrize("vid", sorted(CLIPS))
-def test_decode_real_clip_at_8fps_16k(shared_data, vid):
-    path = shared_data / "ave_clips" / f"{vid}.mp4"
+def test_decode_real_clip_at_8fps_16k(real_samples, vid):
+    path = real_samples / "ave_clips" / f"{vid}.mp4"
     info = probe(path)
     w, h, fps = CLIPS[vid]
     assert (info.width, info.height) == (w, h)
@@ -107,8 +107,8 @@ def test_decode_real_clip_at_8fps_16k(shared_data, vid):
     assert np.abs(clip.frames[0].astype(int) - clip.frames[-1].astype(int)).mean() > 1
 
 
-def test_truncated_mp4_is_a_clear_error(shared_data, tmp_path):
-    data = (shared_data / "ave_clips" / "0lFf-HP86Q0.mp4").read_bytes()
+def test_truncated_mp4_is_a_clear_error(real_samples, tmp_path):
+    data = (real_samples / "ave_clips" / "0lFf-HP86Q0.mp4").read_bytes()
     bad = tmp_path / "trunc.mp4"
     bad.write_bytes(data[: len(data) // 3])
     with pytest.raises(DecodeError, match="trunc.mp4"):

@@ -1,4 +1,4 @@
-"""Fold lists (real, from ../shared/data) and the STAViS-layout reader (tiny synthetic world)."""
+"""Fold lists (real, from references/samples) and the STAViS-layout reader (tiny synthetic world)."""
 
 import numpy as np
 import pytest
@@ -10,8 +10,8 @@ REAL_SETS = ["AVAD", "Coutrot1", "Coutrot2", "ETMD", "SumMe", "DIEM"]
 
 
 @pytest.mark.parametrize("name", REAL_SETS)
-def test_real_fold_lists(shared_data, name):
-    fs = FixationSet(shared_data, name)
+def test_real_fold_lists(real_samples, name):
+    fs = FixationSet(real_samples, name)
     folds = fs.folds()
     assert folds == ([None] if name == "DIEM" else [1, 2, 3])
     entries = fs.all_entries()
@@ -22,9 +22,9 @@ def test_real_fold_lists(shared_data, name):
         assert test and not train & test
 
 
-def test_real_list_line_values(shared_data):
+def test_real_list_line_values(real_samples):
     # the first line of the real AVAD test list of fold 1, as published
-    first = read_fold_list(shared_data / "fold_lists" / "AVAD_list_test_1_fps.txt")[0]
+    first = read_fold_list(real_samples / "fold_lists" / "AVAD_list_test_1_fps.txt")[0]
     assert (first.video, first.n_frames) == ("V32_Dancers", 202)
     assert first.fps == pytest.approx(28.666571)
 

@@ -18,7 +18,7 @@ import yaml
 
 pytestmark = pytest.mark.slow
 
-COPY = ["src", "pipelines", "profiles", "dvc.yaml", "params.yaml", "pyproject.toml", ".dvcignore"]
+COPY = ["src", "pipelines", "profiles", "references", "dvc.yaml", "params.yaml", "pyproject.toml", ".dvcignore"]
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess:
@@ -34,7 +34,6 @@ def repo(tmp_path_factory, repo_root: Path):
 
     root = tmp_path_factory.mktemp("pipeline") / "repo"
     root.mkdir()
-    (root.parent / "shared").symlink_to(repo_root.parent / "shared")  # ../shared/paper, as in CI
     for name in COPY:
         src = repo_root / name
         if src.is_dir():
@@ -47,6 +46,7 @@ def repo(tmp_path_factory, repo_root: Path):
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     env["PYTHONPATH"] = str(root / "src")  # the copy's code, not the checkout's
+    env["AVSAL_RECORD_MODULES"] = str(root.parent / "modules")  # each stage: the avsal modules it loaded
     _run(["git", "init", "-q"], root, env)
     _run(["git", "config", "user.email", "ci@example.com"], root, env)
     _run(["git", "config", "user.name", "ci"], root, env)
@@ -77,6 +77,25 @@ def test_repro_end_to_end_then_up_to_date_then_partial_rerun(repo):
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     assert not ran & {"prepare", "validate_raw", "audio_switch", "train_cls@coarse-s", "train_cls@coarse-sa", "cams@coarse"}, ran
     assert "scam@coarse" in ran and "train_cls@fine-s" in ran, ran
+
+
+def test_dvc_yaml_deps_cover_the_modules_each_stage_loaded(repo):
+    """The honest list: the modules each stage process really had loaded when it finished."""
+    import json
+
+    from dvc.repo import Repo
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "pipelines"))
+    from module_deps import uncovered
+
+    root, _ = repo
+    records = {r["stage"]: r["modules"] for r in (json.loads(p.read_text()) for p in (root.parent / "modules").glob("*.json"))}
+    with Repo(str(root)) as dvc_repo:
+        stages = {st.addressing: [d.def_path for d in st.deps] for st in dvc_repo.index.stages if st.cmd}
+    assert set(records) == set(stages), set(stages) ^ set(records)  # every stage ran and recorded
+    problems = [f"{name}: dvc.yaml deps miss {m}" for name, mods in sorted(records.items())
+                for m in uncovered("src", set(mods), stages[name], root / "src")]
+    assert not problems, "\n".join(problems)
 
 
 def test_mlflow_runs_logged(repo):

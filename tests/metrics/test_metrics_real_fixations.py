@@ -14,9 +14,9 @@ from avsal.metrics import auc_judd, auc_shuffled, metric_rng, nss, score_video
 LONG_SIDE = 128  # images are scored on a grid whose long side is 128 px (fast, same statistics)
 
 
-def _fixations(shared_data: Path) -> tuple[list[np.ndarray], np.ndarray]:
+def _fixations(real_samples: Path) -> tuple[list[np.ndarray], np.ndarray]:
     """Per image all observers' fixations as normalised (y, x) in [0, 1), and the image sizes."""
-    root = shared_data / "real_fixations_scene"
+    root = real_samples / "real_fixations_scene"
     cells = scipy.io.loadmat(root / "fixations.mat")["fixations"]  # 500 x 12 cells of N x 4
     sizes = scipy.io.loadmat(root / "imgInfo.mat")["imgInfo"][0, 0]["size"].astype(
         np.int64
@@ -46,8 +46,8 @@ def _centre_bias(shape: tuple[int, int], sd: float = 0.25) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def scenes(shared_data: Path) -> tuple[list[np.ndarray], list[tuple[int, int]]]:
-    points, sizes = _fixations(shared_data)
+def scenes(real_samples: Path) -> tuple[list[np.ndarray], list[tuple[int, int]]]:
+    points, sizes = _fixations(real_samples)
     scale = LONG_SIDE / sizes.max(axis=1)
     shapes = [(max(1, round(h * s)), max(1, round(w * s))) for (h, w), s in zip(sizes, scale)]
     return points, shapes

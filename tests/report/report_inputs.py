@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PAPER = REPO.parent / "shared" / "paper"
+PAPER = REPO / "references" / "paper"  # the copy inside the repository
 
 #: STA beats centre bias on CC (mean 0.500 vs 0.300) but not on NSS (mean 1.000 vs 1.500)
 EVALUATE = {
@@ -93,4 +93,5 @@ def make_cfg(tmp: Path, *, synthetic: bool = True):
         "paths.artifacts": str(tmp / "artifacts"),
         "paths.data": str(data),
         "paths.fixation_root": str(data / "fixations"),
+        "paths.published": str(PAPER),
     })

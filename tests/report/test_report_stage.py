@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -193,29 +194,28 @@ def test_stale_figure_is_removed_when_its_input_goes(tmp_path, paper_dir) -> Non
     assert not curves.exists() and "figures/training_curves.png" not in Path(out["report"]).read_text()
 
 
-def test_missing_paper_folder_and_env_override(tmp_path, monkeypatch, paper_dir) -> None:
+def test_missing_paper_folder_and_params_override(tmp_path, paper_dir) -> None:
     cfg = make_cfg(tmp_path)
     write_inputs(tmp_path / "reports")
     out = run(cfg, paper_dir=tmp_path / "nowhere")
     md = Path(out["report"]).read_text()
-    assert "Published rows: not available" in md and "table4 CSV unreadable" in md
+    assert "Published rows: not available" in md and "published tables not found" in md
     assert "| ours | STANet (ours) | pseudo-fixations | 0.811 |" in md  # ours still reported
-    # AVSAL_PAPER_DIR: a doctored copy of the CSVs is what the report reads
+    # paths.published: a doctored copy of the CSVs is what the report reads
     alt = tmp_path / "paper"
     alt.mkdir()
     t4 = pd.read_csv(paper_dir / "table4_published.csv")
     t4.loc[(t4["method"] == "STANet") & (t4["dataset"] == "AVAD"), "cc"] = 0.987
     t4.to_csv(alt / "table4_published.csv", index=False)
     (alt / "ablations_published.csv").write_bytes((paper_dir / "ablations_published.csv").read_bytes())
-    monkeypatch.setenv("AVSAL_PAPER_DIR", str(alt))
-    md = Path(run(cfg)["report"]).read_text()
+    md = Path(run(dataclasses.replace(cfg, paths=dataclasses.replace(cfg.paths, published=str(alt))))["report"]).read_text()
     assert "| paper | STANet (paper) | weakly-sup. | 0.873 | 0.334 | 0.580 | 0.987 | 2.018 |" in md
 
 
-def test_default_paper_dir_is_found_beside_the_repo(tmp_path, monkeypatch, paper_dir) -> None:
-    from avsal.report.published import find_paper_dir
+def test_default_paper_dir_is_the_copy_in_the_repository(repo_root) -> None:
+    from avsal.config import load_config
 
-    monkeypatch.delenv("AVSAL_PAPER_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)  # not from the working directory
-    cfg = make_cfg(tmp_path)
-    assert find_paper_dir(starts=[Path(cfg.params_file).parent]) == paper_dir
+    published = Path(load_config(repo_root / "params.yaml").paths.published)
+    assert not published.is_absolute() and ".." not in published.parts
+    assert (repo_root / published / "table4_published.csv").is_file()
+    assert (repo_root / published / "README.md").is_file()  # origin noted beside the copy

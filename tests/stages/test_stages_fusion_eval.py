@@ -31,13 +31,13 @@ def test_centre_bias_peaks_in_the_middle():
     assert cb[0, 0] < cb[2, 3] * 0.2
 
 
-def test_reporting_and_tuning_splits_are_disjoint(shared_data):
+def test_reporting_and_tuning_splits_are_disjoint(real_samples):
     for name in ("AVAD", "Coutrot1", "DIEM"):
-        test = set(split_videos(shared_data, name, fold=1, split="test"))
-        train = set(split_videos(shared_data, name, fold=1, split="train"))
+        test = set(split_videos(real_samples, name, fold=1, split="test"))
+        train = set(split_videos(real_samples, name, fold=1, split="train"))
         assert test and train and not test & train
     with pytest.raises(ValueError, match="fold 7"):
-        split_videos(shared_data, "AVAD", fold=7, split="test")
+        split_videos(real_samples, "AVAD", fold=7, split="test")
 
 
 def test_net_init_is_seeded_from_params_not_from_process_history(cfg):

@@ -111,7 +111,7 @@ def test_cli_reports_the_overlap_as_a_config_error(tiny_world_copy, tmp_path, re
 
 
 def test_best_params_yaml_applies_with_load_config_and_the_printed_command(tmp_path, repo_root):
-    from avsal.cli import parse_overrides
+    from avsal.config import parse_overrides
     from avsal.tuning import dvc_command, read_best_params, write_best_params
 
     best = {"scam.crop_k": 2.25, "scam.lam": 1e-05, "scam.rule": "official", "scam.temporal_postprocess": True,

@@ -31,25 +31,25 @@ def test_synthetic_world_passes(tiny_world):
     assert names["fixation_frames"] == sum(s.videos * s.frames for s in scfg.fixation_sets.values())
 
 
-def _assembled_real_layout(shared_data, tmp_path):
+def _assembled_real_layout(real_samples, tmp_path):
     """AVE_Dataset from the 3 real clips (their official split rows) + the real fold lists."""
     ave = tmp_path / "AVE_Dataset"
     (ave / "AVE").mkdir(parents=True)
-    for mp4 in (shared_data / "ave_clips").glob("*.mp4"):
+    for mp4 in (real_samples / "ave_clips").glob("*.mp4"):
         shutil.copy(mp4, ave / "AVE" / mp4.name)
-    shutil.copy(shared_data / "ave_clips" / "Annotations.txt", ave / "Annotations.txt")
+    shutil.copy(real_samples / "ave_clips" / "Annotations.txt", ave / "Annotations.txt")
     ids = {p.stem for p in (ave / "AVE").glob("*.mp4")}
     for split in ("trainSet", "valSet", "testSet"):
-        lines = (shared_data / "ave_meta" / f"{split}.txt").read_text().splitlines()
+        lines = (real_samples / "ave_meta" / f"{split}.txt").read_text().splitlines()
         keep = [lines[0]] + [ln for ln in lines[1:] if ln.split("&")[1] in ids]
         (ave / f"{split}.txt").write_text("\n".join(keep) + "\n")
     fix = tmp_path / "fixations"
-    shutil.copytree(shared_data / "fold_lists", fix / "fold_lists")
+    shutil.copytree(real_samples / "fold_lists", fix / "fold_lists")
     return ave, fix
 
 
-def test_real_samples_pass(shared_data, tmp_path):
-    ave, fix = _assembled_real_layout(shared_data, tmp_path)
+def test_real_samples_pass(real_samples, tmp_path):
+    ave, fix = _assembled_real_layout(real_samples, tmp_path)
     res = validate_raw(
         ave_root=ave, fixation_root=fix, categories=AVE_CATEGORIES,
         fixation_sets=["AVAD", "DIEM", "SumMe", "ETMD", "Coutrot1", "Coutrot2"], lists_only=True,
@@ -59,8 +59,8 @@ def test_real_samples_pass(shared_data, tmp_path):
     assert clips.n_records == 3
 
 
-def test_real_samples_without_frames_fail_unless_lists_only(shared_data, tmp_path):
-    ave, fix = _assembled_real_layout(shared_data, tmp_path)
+def test_real_samples_without_frames_fail_unless_lists_only(real_samples, tmp_path):
+    ave, fix = _assembled_real_layout(real_samples, tmp_path)
     res = validate_raw(ave_root=ave, fixation_root=fix, categories=AVE_CATEGORIES, fixation_sets=["ETMD"])
     assert not res.success
     assert any("video_frames/ETMD_av" in e and "frame folder not found" in e for e in res.errors)

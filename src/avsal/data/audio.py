@@ -9,10 +9,12 @@ import numpy as np
 import scipy.io.wavfile
 import scipy.signal
 
+from avsal.errors import AvsalError
+
 __all__ = ["AudioError", "read_wav", "resample", "wav_bytes"]
 
 
-class AudioError(ValueError):
+class AudioError(AvsalError, ValueError):
     """An audio file that is missing or unreadable; names the file."""
 
 

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from avsal.errors import AvsalError
+
 __all__ = [
     "AVE_CATEGORIES",
     "AnnotationError",
@@ -61,7 +63,7 @@ AVE_CATEGORIES: tuple[str, ...] = (
 )
 
 
-class AnnotationError(ValueError):
+class AnnotationError(AvsalError, ValueError):
     """A malformed annotation file; the message names the file and line."""
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import scipy.io
 
 from avsal.config import FIXATION_SETS
+from avsal.errors import AvsalError
 
 __all__ = [
     "FixationDataError",
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 
-class FixationDataError(ValueError):
+class FixationDataError(AvsalError, ValueError):
     """A fixation-set file that is missing, malformed or inconsistent; names the file."""
 
 

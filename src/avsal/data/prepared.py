@@ -65,11 +65,15 @@ def fingerprint(obj: Any) -> str:
 
 
 def file_signature(*paths: str | Path) -> str:
-    """Cheap identity of input files (name, size, mtime): a regenerated input redoes its shard."""
+    """Identity of input files by name and content (never mtime: a fresh clone or a
+    regenerated, byte-equal input must give the same fingerprint); a changed input redoes its shard."""
     parts = []
     for p in paths:
-        st = os.stat(p)
-        parts.append(f"{Path(p).name}:{st.st_size}:{st.st_mtime_ns}")
+        h = hashlib.md5()
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        parts.append(f"{Path(p).name}:{h.hexdigest()}")
     return "|".join(parts)
 
 
@@ -118,7 +122,7 @@ def write_prepared(
     """Decode ``jobs`` with ``decode`` (on ``executor``, e.g. a process pool) into shards.
 
     ``settings`` (fps, size, audio variant, ...) and ``job_signature`` of each job (e.g. the
-    input file's size and mtime) go into each shard's fingerprint, so a rerun skips finished
+    input file's content) go into each shard's fingerprint, so a rerun skips finished
     shards, and a changed setting or a changed input file redoes the shards it affects.
     """
     out = Path(out)

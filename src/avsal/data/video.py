@@ -15,10 +15,12 @@ import av
 import cv2
 import numpy as np
 
+from avsal.errors import AvsalError
+
 __all__ = ["DecodeError", "MissingAudioError", "DecodedClip", "probe", "decode_clip", "ClipInfo"]
 
 
-class DecodeError(RuntimeError):
+class DecodeError(AvsalError, RuntimeError):
     """A video that cannot be opened or decoded."""
 
 

@@ -6,7 +6,7 @@ already-loaded inputs (or explicit paths) so it can be tested on hand-written nu
 
 from avsal.report.document import FigureInfo, ReportContext, build_document
 from avsal.report.figures import QualSample, qualitative_figure, table4_bars, training_curves
-from avsal.report.published import METRICS, find_paper_dir, load_ablations, load_table4
+from avsal.report.published import METRICS, load_ablations, load_table4
 from avsal.report.render import to_html, to_markdown
 from avsal.report.results import Inputs, OrderingCheck, check_orderings, load_inputs
 from avsal.report.samples import collect_samples
@@ -21,7 +21,6 @@ __all__ = [
     "build_document",
     "check_orderings",
     "collect_samples",
-    "find_paper_dir",
     "load_ablations",
     "load_inputs",
     "load_table4",

@@ -329,12 +329,12 @@ def _training(ctx: ReportContext) -> list[Block]:
     if not train:
         return blocks + [Para(f"{NOT_AVAILABLE}: no `reports/train/*.json` found (no net trained yet).", "note")]
     blocks += _figure(ctx, "training_curves", "training curves", "Loss per epoch (left axis) and accuracies (right axis) of every net found.")
-    t = Table(("Net", "Epochs", "Final train loss", "Final train acc", "Validation", "Seconds"))
+    t = Table(("Net", "Epochs", "Final train loss", "Final train acc", "Validation"))
     for name, rep in train.items():
         hist = rep.get("history") or []
         val = next(((k, rep[k]) for k in ("val_acc", "val_bce", "label_agrees_with_synthetic_truth") if isinstance(rep.get(k), (int, float))), None)
         t.add(name, str(len(hist)) if hist else "no history", _final(rep, "train_loss", "train_bce"), _final(rep, "train_acc"),
-              f"{val[0]} {val[1]:.3f}" if val else "", _final(rep, "seconds"))
+              f"{val[0]} {val[1]:.3f}" if val else "")
     blocks.append(t)
     return blocks
 

@@ -1,13 +1,11 @@
 """The paper's published tables (Table 4, Tables 1-3) and the metric-name mapping.
 
-Why a locator: the CSVs live beside the repository (``<repo>/../shared/paper``), not in it, so
-the stage finds the repo root (the folder with ``dvc.yaml``) from the params file, the working
-directory or this package; ``AVSAL_PAPER_DIR`` or an explicit argument override that.
+The CSVs are a copy inside the repository (``paths.published``, ``references/paper``), with
+their origin noted beside them, so a clone reports with nothing beside it.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,8 +15,6 @@ import pandas as pd
 __all__ = [
     "METRICS",
     "SUPERVISION",
-    "PAPER_DIR_ENV",
-    "find_paper_dir",
     "load_table4",
     "load_ablations",
     "canonical_set",
@@ -39,31 +35,6 @@ SUPERVISION: dict[str, str] = {
     **dict.fromkeys(("GradCAM++", "VUNP", "WSS", "MWS", "WSSA", "STANet"), "weakly-sup."),
     **dict.fromkeys(("DeepNet", "SalGAN", "DeepVS", "ACLNet"), "fully-sup."),
 }
-
-PAPER_DIR_ENV = "AVSAL_PAPER_DIR"
-
-
-def _repo_root(start: Path) -> Path | None:
-    start = start.resolve()
-    for p in (start, *start.parents):
-        if (p / "dvc.yaml").is_file():
-            return p
-    return None
-
-
-def find_paper_dir(override: str | Path | None = None, *, starts: Iterable[Path] = ()) -> Path | None:
-    """The folder holding the published CSVs, or None when it cannot be found."""
-    if override is not None:
-        return Path(override)
-    env = os.environ.get(PAPER_DIR_ENV)
-    if env:
-        return Path(env)
-    for start in (*starts, Path.cwd(), Path(__file__).parent):
-        root = _repo_root(Path(start))
-        if root is not None and (root.parent / "shared" / "paper").is_dir():
-            return root.parent / "shared" / "paper"
-    return None
-
 
 def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())

@@ -34,7 +34,7 @@ from avsal.data.prepared import PreparedSet
 from avsal.stages.common import NET_INPUTS, Paths, infer, load_net
 from avsal.stages.prepare import prepared_dir
 from avsal.stages.train_cls import NETS, coarse_boxes_for, load_switch
-from avsal.utils.io import atomic_write_json
+from avsal.utils.io import write_result_json
 
 __all__ = ["compute_cams", "fuse", "run_cams", "run_scam", "tagged_rows"]
 
@@ -140,7 +140,7 @@ def run_cams(cfg: Config, *, stage: str) -> dict[str, Any]:
     top1 = res["probs"].argmax(2) == res["tags"][:, None]  # [N, 3]
     metrics = {f"top1_is_tag_{n}": float(top1[:, k].mean()) for k, n in enumerate(NETS)}
     metrics.update(rows=len(refs), seconds=round(time.perf_counter() - t0, 2))
-    atomic_write_json(Paths(cfg).report(f"cams/{stage}.json"), metrics)
+    write_result_json(Paths(cfg).report(f"cams/{stage}.json"), metrics)
     return metrics
 
 
@@ -197,5 +197,5 @@ def run_scam(cfg: Config, *, stage: str) -> dict[str, Any]:
         b = extra["boxes"]
         h, w = maps.shape[1:]
         metrics["box_area_fraction"] = float(((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).mean() / (h * w))
-    atomic_write_json(Paths(cfg).report(f"scam/{stage}.json"), metrics)
+    write_result_json(Paths(cfg).report(f"scam/{stage}.json"), metrics)
     return metrics

@@ -134,8 +134,11 @@ def train_config(
     """
     if checkpoint_dir is not None:
         from avsal.data.prepared import fingerprint
+        from avsal.utils.code import code_fingerprint
 
-        checkpoint_dir = Path(checkpoint_dir) / fingerprint([spec, cfg.model, cfg.runtime.device, cfg.project.seed, seed_offset, inputs])
+        # the code too: a checkpoint of other code is never resumed
+        code = code_fingerprint("avsal.models", "avsal.training", "avsal.data", "avsal.stages")
+        checkpoint_dir = Path(checkpoint_dir) / fingerprint([spec, cfg.model, cfg.runtime, cfg.project.seed, seed_offset, inputs, code])
     return TrainConfig(
         epochs=spec.epochs,
         batch_size=spec.batch_size,

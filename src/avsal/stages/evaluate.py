@@ -23,7 +23,7 @@ from avsal.data.datasets import MapStore
 from avsal.data.fixations import FixationSet
 from avsal.metrics.protocol import ProtocolConfig, VideoInput, evaluate
 from avsal.stages.common import Paths, tracker_for
-from avsal.utils.io import atomic_write_bytes, atomic_write_json
+from avsal.utils.io import atomic_write_bytes, write_result_json
 
 __all__ = ["split_videos", "centre_bias", "score", "run", "run_ablations", "TABLE4_METHODS", "ABLATION_METHODS"]
 
@@ -148,7 +148,7 @@ def _run(cfg: Config, name: str, methods: dict[str, tuple[str, str]], split: str
             "results": summary,
             "seconds": round(time.perf_counter() - t0, 2),
         }
-        atomic_write_json(paths.report(f"{name}.json"), result)
+        write_result_json(paths.report(f"{name}.json"), result)
         for method, sets in summary.items():
             for d, ms in sets.items():
                 key = f"{method}/{d}".replace(" ", "_").replace("(", "").replace(")", "")

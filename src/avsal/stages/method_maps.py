@@ -21,7 +21,7 @@ from avsal.data.prepared import PreparedSet
 from avsal.stages.cams import compute_cams, fuse
 from avsal.stages.common import Paths
 from avsal.stages.prepare import prepared_dir
-from avsal.utils.io import atomic_write_json
+from avsal.utils.io import write_result_json
 
 __all__ = ["MAP_NAMES", "run", "load"]
 
@@ -66,7 +66,7 @@ def run(cfg: Config, *, name: str) -> dict[str, Any]:
     MapStore(maps, ids, {"boxes": boxes, "v_coarse": v, "v_fine": fine["tags"]}).save(Paths(cfg).art / "method_maps" / name)
     agree = float((fine["probs"].argmax(2) == fine["tags"][:, None]).mean())
     metrics = {"frames": len(refs), "fine_top1_agreement": agree, "seconds": round(time.perf_counter() - t0, 2)}
-    atomic_write_json(Paths(cfg).report(f"method_maps/{name}.json"), metrics)
+    write_result_json(Paths(cfg).report(f"method_maps/{name}.json"), metrics)
     return metrics
 
 

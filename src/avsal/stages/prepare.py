@@ -23,6 +23,7 @@ from avsal.data.prepared import (
     write_prepared,
 )
 from avsal.data.video import decode_clip
+from avsal.utils.code import code_fingerprint
 
 __all__ = ["run", "ave_job", "fixation_job", "prepared_dir"]
 
@@ -50,6 +51,10 @@ def _audio_features(audio: np.ndarray, times: list[float], variant: str) -> np.n
     with torch.no_grad():
         feats = frame_audio_features(torch.from_numpy(np.ascontiguousarray(audio)), times, variant=variant)
     return feats.numpy().astype(np.float16)  # [T, 1, F, Ta]
+
+
+#: the modules whose code shapes a prepared shard (decoding, resizing, spectrograms)
+PREPARE_CODE = ("avsal.data", "avsal.models.audio", "avsal.stages.prepare")
 
 
 def ave_job(job: _AVEJob, *, fps: float, size: tuple[int, int], variant: str) -> DecodedItem:
@@ -85,7 +90,8 @@ def run(cfg: Config, *, sets: list[str] | None = None) -> dict[str, Any]:
     """Decode AVE and the fixation sets into ``artifacts/prepared``; returns counts and timing."""
     p = cfg.prepare
     size = (int(p.size[0]), int(p.size[1]))
-    settings = {"fps": p.fps, "size": list(size), "audio_variant": p.audio_variant, "categories": list(cfg.ave.categories)}
+    settings = {"fps": p.fps, "size": list(size), "audio_variant": p.audio_variant, "categories": list(cfg.ave.categories),
+                "code": code_fingerprint(*PREPARE_CODE)}
     t0 = time.perf_counter()
     ds = AVEDataset(cfg.paths.ave_root, categories=cfg.ave.categories)
     jobs = []

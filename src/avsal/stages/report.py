@@ -14,7 +14,7 @@ from typing import Any
 from avsal.config import Config
 from avsal.report.document import FigureInfo, ReportContext, build_document
 from avsal.report.figures import qualitative_figure, table4_bars, training_curves
-from avsal.report.published import find_paper_dir, load_ablations, load_table4
+from avsal.report.published import load_ablations, load_table4
 from avsal.report.render import to_html, to_markdown
 from avsal.report.results import check_orderings, load_inputs, value
 from avsal.report.samples import collect_samples
@@ -74,20 +74,19 @@ def _bars(inputs_table4: dict[str, Any], pub: Any, sets: list[str], synthetic: b
 def run(cfg: Config, *, paper_dir: str | Path | None = None) -> dict[str, Any]:
     """Write the report; return its paths, the figures drawn and the ordering verdicts.
 
-    ``paper_dir`` (or env ``AVSAL_PAPER_DIR``) overrides where the published CSVs are read from;
-    by default ``<repo>/../shared/paper`` with repo = the folder holding dvc.yaml.
+    The published CSVs are read from ``paths.published`` (``references/paper``, inside the
+    repository); ``paper_dir`` overrides it for one call.
     """
     reports = Path(cfg.paths.reports)
     figdir = reports / "figures"
     inputs = load_inputs(reports)
     sets = _sets(cfg, inputs.table4, inputs.ablation_results)
 
-    starts = [Path(cfg.params_file).parent] if cfg.params_file != "<dict>" else []
-    pdir = find_paper_dir(paper_dir, starts=starts)
+    pdir = Path(paper_dir if paper_dir is not None else cfg.paths.published)
     t4 = abl = None
     problems: list[str] = []
-    if pdir is None:
-        problems.append("paper folder not found (expected `<repo>/../shared/paper`; set AVSAL_PAPER_DIR)")
+    if not pdir.is_dir():
+        problems.append(f"folder `{pdir}` of the published tables not found (params: paths.published)")
     else:
         for name, loader in (("table4", lambda: load_table4(pdir, sets)), ("ablations", lambda: load_ablations(pdir))):
             try:

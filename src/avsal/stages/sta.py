@@ -28,7 +28,7 @@ from avsal.stages.common import (
 )
 from avsal.stages.prepare import prepared_dir
 from avsal.stages.train_cls import load_switch
-from avsal.utils.io import atomic_write_json
+from avsal.utils.io import write_result_json
 
 __all__ = ["VARIANTS", "STATraining", "setup_training", "run_train", "run_predict", "predict_set", "uses_switch", "pseudo_split", "serving_net"]
 
@@ -146,7 +146,7 @@ def run_train(cfg: Config, *, variant: str = "sta", track: bool = True) -> dict[
                 builder_kwargs={"params": cfg.to_dict(), "with_switch": switch is not None},
                 input_example=example,
             )
-    atomic_write_json(paths.report(f"train/{name}.json"), metrics)
+    write_result_json(paths.report(f"train/{name}.json"), metrics)
     return metrics
 
 

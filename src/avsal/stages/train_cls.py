@@ -32,7 +32,7 @@ from avsal.stages.common import (
     train_config,
 )
 from avsal.stages.prepare import prepared_dir
-from avsal.utils.io import atomic_write_json
+from avsal.utils.io import write_result_json
 
 __all__ = ["run", "run_audio_switch", "coarse_boxes_for", "load_switch"]
 
@@ -129,7 +129,7 @@ def run(cfg: Config, *, stage: str, net: str, track: bool = True) -> dict[str, A
         }
         run_handle.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
         run_handle.log_artifact(str(paths.model(stage, net)))
-    atomic_write_json(paths.report(f"train/{stage}-{net}.json"), metrics)
+    write_result_json(paths.report(f"train/{stage}-{net}.json"), metrics)
     return metrics
 
 
@@ -197,7 +197,7 @@ def run_audio_switch(cfg: Config, *, track: bool = True) -> dict[str, Any]:
         if off is not None:
             metrics["label_agrees_with_synthetic_truth"] = off
         h.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
-    atomic_write_json(paths.report("train/audio_switch.json"), metrics)
+    write_result_json(paths.report("train/audio_switch.json"), metrics)
     return metrics
 
 

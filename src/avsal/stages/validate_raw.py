@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from avsal.config import Config
+from avsal.errors import AvsalError
 from avsal.validation.raw import validate_raw, write_report
 
 __all__ = ["ValidationFailed", "run"]
 
 
-class ValidationFailed(RuntimeError):
+class ValidationFailed(AvsalError, RuntimeError):
     """Raised after the report is written, so the CLI exits non-zero and dvc repro stops."""
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from avsal.errors import AvsalError
 from avsal.tracking._mlflow import load_mlflow
 
 try:  # POSIX only; elsewhere the first-time schema creation is simply not serialised
@@ -30,7 +31,7 @@ ARTIFACTS_RELPATH = Path("mlflow") / "artifacts"
 _PROBE_ENV = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
 
 
-class TrackingUnavailable(RuntimeError):
+class TrackingUnavailable(AvsalError, RuntimeError):
     """The tracking store cannot be reached; raised at stage start, before any work."""
 
 

@@ -99,14 +99,15 @@ def apply_params(cfg: Config, params: dict[str, Any], *, source: str = "<trial>"
 
 
 def data_signature(cfg: Config) -> str:
-    """Names, sizes and mtimes of the raw files prepare reads (a regenerated world re-prepares)."""
+    """Names and contents of the raw files prepare reads (never mtimes: a regenerated, byte-equal
+    world reuses its entries; a changed one re-prepares)."""
     rows = []
     for root in (Path(cfg.paths.ave_root), Path(cfg.paths.fixation_root)):
         for folder, dirs, files in os.walk(root):
             dirs.sort()
             for name in sorted(files):
-                st = os.stat(os.path.join(folder, name))
-                rows.append((os.path.relpath(os.path.join(folder, name), root), st.st_size, st.st_mtime_ns))
+                path = os.path.join(folder, name)
+                rows.append((os.path.relpath(path, root), file_digest(Path(path))))
     return digest(rows)
 
 
@@ -144,7 +145,11 @@ class TrialPipeline:
 
     def __init__(self, base: Config) -> None:
         self.paths = TunePaths(base)
-        self.cache = Cache(self.paths.cache)
+        # one cache per version of the code (and its CPU numerics): an edit never serves stale entries
+        from avsal.utils.code import code_fingerprint
+
+        code = code_fingerprint("avsal")
+        self.cache = Cache(self.paths.cache / f"code-{digest([code, base.runtime.cpu_numerics, base.runtime.cpu_threads])}")
         self._prepared_key: str | None = None
 
     # ------------------------------------------------------------------ keys and builds

@@ -12,7 +12,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "write_result_json", "TIMING_KEYS"]
+
+#: keys of wall-clock timings: shown and logged to MLflow, never written into a result file
+TIMING_KEYS = frozenset({"seconds", "epoch_time_s", "frames_per_s"})
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -44,3 +47,17 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n")
+
+
+def _without_timings(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _without_timings(v) for k, v in obj.items() if k not in TIMING_KEYS}
+    if isinstance(obj, (list, tuple)):
+        return [_without_timings(v) for v in obj]
+    return obj
+
+
+def write_result_json(path: str | Path, obj: Any) -> Path:
+    """A stage's result file (committed, or hashed by DVC): the same params give the same bytes,
+    so wall-clock timings (:data:`TIMING_KEYS`, at any depth) are left out."""
+    return atomic_write_json(path, _without_timings(obj))

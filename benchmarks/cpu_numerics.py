@@ -1,0 +1,100 @@
+"""What CPU settings do to the bytes and the speed of training: one STA net, a few SGD steps.
+
+Each setting runs in its own process (the kernel ISA is fixed at torch's first op), trains the
+embedded profile's STA net (backbone, 3D-conv flow, audio CNN, decoder; Adam) for ``--steps``
+steps on seeded random inputs, and prints the sha256 of the weights and the time per step:
+
+    python benchmarks/cpu_numerics.py [--steps 20] [--json reports/bench/cpu_numerics.json]
+
+Rows with the same ``sha`` are byte-identical. ``portable`` is what every stage runs
+(``avsal.utils.numerics``); the ``native`` rows are torch's defaults, and the ``isa=`` rows
+emulate other CPUs on this one (ATen's AVX512/AVX2/DEFAULT kernels, oneDNN capped at AVX2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: name -> (env, mode, threads); mode "portable" calls numerics.apply, "native" leaves torch alone
+SETTINGS: dict[str, tuple[dict[str, str], str, int]] = {
+    "native, 1 thread": ({}, "native", 1),
+    "native, 2 threads": ({}, "native", 2),
+    "native, isa=DEFAULT": ({"ATEN_CPU_CAPABILITY": "default"}, "native", 2),
+    "native, isa=AVX2": ({"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}, "native", 2),
+    "portable, 1 thread": ({}, "portable", 1),
+    "portable, 2 threads": ({}, "portable", 2),
+    "portable, 1 thread, isa=AVX2 host": ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, "portable", 1),
+}
+
+
+def _child(mode: str, threads: int, steps: int) -> dict:
+    import hashlib
+
+    import torch
+
+    from avsal.config import load_config
+    from avsal.utils import numerics
+
+    if mode == "portable":
+        numerics.apply("portable", threads=threads)
+    else:
+        torch.set_num_threads(threads)
+    from avsal.models.sta import sta_loss
+    from avsal.stages.common import build_net
+
+    cfg = load_config(REPO / "params.yaml")
+    net = build_net(cfg, "sta", num_classes=None, switch=build_net(cfg, "audio_switch", num_classes=1))
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    g = torch.Generator().manual_seed(0)
+    h, w = cfg.sta.input_size
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        b = cfg.sta.train.batch_size
+        clip = torch.rand(b, 3, cfg.model.clip_frames, h, w, generator=g)
+        audio = torch.randn(b, 1, 64, 101, generator=g)
+        target = torch.rand(b, 1, h, w, generator=g)
+        loss = sta_loss(net.forward_logits(clip=clip, audio=audio), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    seconds = time.perf_counter() - t0
+    digest = hashlib.sha256()
+    for k, v in net.state_dict().items():
+        digest.update(k.encode() + v.detach().contiguous().numpy().tobytes())
+    return {"sha": digest.hexdigest()[:16], "ms_per_step": round(1000 * seconds / steps, 1), **numerics.describe()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=20, help="training steps per setting (default 20)")
+    p.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    p.add_argument("--child", nargs=2, metavar=("MODE", "THREADS"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        print(json.dumps(_child(args.child[0], int(args.child[1]), args.steps)))
+        return
+    rows = []
+    base = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS")}
+    for name, (env, mode, threads) in SETTINGS.items():
+        out = subprocess.run([sys.executable, __file__, "--steps", str(args.steps), "--child", mode, str(threads)],
+                             env={**base, **env, "PYTHONPATH": str(REPO / "src")}, capture_output=True, text=True, check=True)
+        row = {"setting": name, **json.loads(out.stdout.strip().splitlines()[-1])}
+        rows.append(row)
+        print(f"{name:36s} sha={row['sha']}  {row['ms_per_step']:8.1f} ms/step  kernels={row['cpu_capability']} mkldnn={row['mkldnn']}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"machine": platform.processor() or platform.machine(), "steps": args.steps,
+                                               "rows": rows}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

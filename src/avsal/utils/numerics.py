@@ -1,0 +1,75 @@
+"""CPU numerics that give the same bytes on any x86-64 machine: one place, set once per process.
+
+Why: PyTorch's CPU results depend on the machine in three ways (measured with
+``benchmarks/cpu_numerics.py``; README "Reproducible"):
+
+* ATen picks its vectorised kernels by instruction set (DEFAULT / AVX2 / AVX512) at the first
+  op; the STA training step gives other bytes under each. ``ATEN_CPU_CAPABILITY=avx2`` pins it
+  (every x86-64 CPU since 2013 has AVX2; one without it runs the DEFAULT kernels and differs).
+* MKL (torch's BLAS on x86) dispatches gemm by CPU and splits it by thread:
+  ``MKL_CBWR=AVX2,STRICT`` is MKL's conditional numerical reproducibility mode, bitwise equal
+  results on every AVX2 CPU and for every thread count.
+* oneDNN (mkldnn) convolutions JIT-compile for the CPU at hand and reduce weight gradients per
+  thread: other bytes for 1 and 2 threads, and for another ISA. ``portable`` turns them off, so
+  convolutions run ATen's own im2col + MKL gemm.
+* ATen's full reductions to one number (``x.sum()``, and the bias gradient of a conv with one
+  output channel such as STA's last deconvolution) add per-thread partial sums: other bytes
+  for other thread counts. So ``portable`` also pins the intra-op thread count
+  (``runtime.cpu_threads``), whatever the machine has.
+
+The environment variables must be set before torch runs its first op, so the stage CLIs call
+:func:`apply` after reading params and before importing any module that imports torch.
+``native`` leaves everything as torch chooses (faster on big CPUs, bytes not portable). CUDA is
+not affected: GPU runs are not claimed to be byte-identical with CPU runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["MODES", "PORTABLE_ENV", "apply", "describe"]
+
+MODES = ("portable", "native")
+
+#: the environment every portable process runs under (read by ATen and MKL at their first use)
+PORTABLE_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2,STRICT"}
+
+
+def apply(mode: str, *, threads: int) -> dict[str, str]:
+    """Set the process's CPU numerics; returns what was set (for logs and MLflow tags).
+
+    Raises RuntimeError when ``portable`` is asked after torch already ran with other settings
+    (an env var read at start cannot change later): call it before importing torch users.
+    """
+    if mode not in MODES:
+        raise ValueError(f"runtime.cpu_numerics must be one of {MODES}, got {mode!r}")
+    if mode == "native":
+        return {"cpu_numerics": "native"}
+    if threads < 1:
+        raise ValueError(f"runtime.cpu_threads must be >= 1, got {threads}")
+    clash = {k: os.environ[k] for k, v in PORTABLE_ENV.items() if k in os.environ and os.environ[k] != v}
+    if clash and "torch" in sys.modules:
+        raise RuntimeError(f"portable CPU numerics need {PORTABLE_ENV}, but torch already started with {clash}")
+    os.environ.update(PORTABLE_ENV)
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # also for worker processes started from here
+    import torch
+
+    torch.backends.mkldnn.enabled = False
+    torch.set_num_threads(threads)
+    chosen = torch.backends.cpu.get_cpu_capability()
+    if chosen not in ("AVX2", "DEFAULT"):  # DEFAULT: a CPU without AVX2 (its bytes differ)
+        raise RuntimeError(f"portable CPU numerics: torch picked {chosen} kernels (it started before avsal set {PORTABLE_ENV})")
+    return {"cpu_numerics": "portable", "cpu_threads": str(threads), **PORTABLE_ENV}
+
+
+def describe() -> dict[str, str]:
+    """What this process actually runs with (checked by tests and shown by the benchmark)."""
+    import torch
+
+    return {
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "mkl_cbwr": os.environ.get("MKL_CBWR", ""),
+        "mkldnn": str(torch.backends.mkldnn.enabled),
+        "threads": str(torch.get_num_threads()),
+    }
