@@ -8,7 +8,7 @@ steps on seeded random inputs, and prints the sha256 of the weights and the time
 
 Rows with the same ``sha`` are byte-identical. ``portable`` is what every stage runs
 (``avsal.utils.numerics``); the ``native`` rows are torch's defaults, and the ``isa=`` rows
-emulate other CPUs on this one (ATen's AVX512/AVX2/DEFAULT kernels, oneDNN capped at AVX2).
+emulate other CPUs on this one (ATen's AVX512/AVX2/DEFAULT kernels; oneDNN and MKL capped at AVX2).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ SETTINGS: dict[str, tuple[dict[str, str], str, int]] = {
     "native, isa=AVX2": ({"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}, "native", 2),
     "portable, 1 thread": ({}, "portable", 1),
     "portable, 2 threads": ({}, "portable", 2),
-    "portable, 1 thread, isa=AVX2 host": ({"ONEDNN_MAX_CPU_ISA": "AVX2"}, "portable", 1),
+    "portable, 1 thread, AVX2-only host": ({"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}, "portable", 1),
 }
 
 
@@ -83,7 +83,7 @@ def main() -> None:
         print(json.dumps(_child(args.child[0], int(args.child[1]), args.steps)))
         return
     rows = []
-    base = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS")}
+    base = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "OMP_NUM_THREADS")}
     for name, (env, mode, threads) in SETTINGS.items():
         out = subprocess.run([sys.executable, __file__, "--steps", str(args.steps), "--child", mode, str(threads)],
                              env={**base, **env, "PYTHONPATH": str(REPO / "src")}, capture_output=True, text=True, check=True)
