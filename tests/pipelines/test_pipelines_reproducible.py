@@ -87,3 +87,14 @@ def test_stage_process_runs_the_portable_numerics(repo_root, world):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     info = yaml.safe_load(out.strip().splitlines()[-1])
     assert info == {"cpu_capability": "AVX2", "mkl_cbwr": "AVX2,STRICT", "mkldnn": "False", "threads": "2"}
+
+
+def test_unreachable_tracking_store_is_one_line_naming_the_url(repo_root, world):
+    root, params, env = world
+    if not (root / "artifacts" / "prepared" / "ave" / "index.json").is_file():
+        _stage(repo_root, world, "prepare.py")
+    cmd = [sys.executable, str(repo_root / "pipelines" / "train_cls.py"), "--params", str(params), "--stage", "coarse", "--net", "s"]
+    res = subprocess.run(cmd, cwd=root, env={**env, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}, capture_output=True, text=True, timeout=300)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 1 and len(lines) == 1, res.stderr
+    assert "TrackingUnavailable" in lines[0] and "http://127.0.0.1:9" in lines[0]
