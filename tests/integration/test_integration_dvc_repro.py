@@ -91,7 +91,7 @@ def test_dvc_yaml_deps_cover_the_modules_each_stage_loaded(repo):
     root, _ = repo
     records = {r["stage"]: r["modules"] for r in (json.loads(p.read_text()) for p in (root.parent / "modules").glob("*.json"))}
     with Repo(str(root)) as dvc_repo:
-        stages = {st.addressing: [d.def_path for d in st.deps] for st in dvc_repo.index.stages if st.cmd}
+        stages = {st.name: [d.def_path for d in st.deps] for st in dvc_repo.index.stages if st.cmd}
     assert set(records) == set(stages), set(stages) ^ set(records)  # every stage ran and recorded
     problems = [f"{name}: dvc.yaml deps miss {m}" for name, mods in sorted(records.items())
                 for m in uncovered("src", set(mods), stages[name], root / "src")]

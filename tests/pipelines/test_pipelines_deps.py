@@ -25,8 +25,8 @@ def _stages(repo_root: Path) -> list[tuple[str, Path, list[str]]]:
             if not st.cmd:
                 continue
             m = re.match(r"python (pipelines/\w+\.py)", st.cmd)
-            assert m, f"{st.addressing}: cmd {st.cmd!r} is not `python pipelines/<stage>.py ...`"
-            out.append((st.addressing, repo_root / m.group(1), [d.def_path for d in st.deps]))
+            assert m, f"{st.name}: cmd {st.cmd!r} is not `python pipelines/<stage>.py ...`"
+            out.append((st.name, repo_root / m.group(1), [d.def_path for d in st.deps]))
         return out
 
 

@@ -56,7 +56,7 @@ from avsal.tuning.space import (
     write_best_params,
 )
 from avsal.tuning.splits import check_splits, reporting_videos, tuning_videos
-from avsal.tuning.storage import open_storage, redact, resolve_url
+from avsal.tuning.storage import open_storage, redact, resolve_url, shown_url
 
 __all__ = ["run_campaign", "run_worker", "finalize", "reporting_score", "storage_url", "open_study", "TEST_SLEEP_ENV", "STORAGE_ENV"]
 
@@ -618,7 +618,7 @@ def finalize(cfg: Config, s: optuna.Study, *, parent: Any = None, wall_seconds: 
     metric_desc = f"mean of {'/'.join(cfg.tune.objective.metrics)} (per set, then over sets)"
     summary: dict[str, Any] = {
         "study": s.study_name,
-        "storage": redact(url) if url else None,
+        "storage": shown_url(url) if url else None,
         "objective": metric_desc,
         "direction": cfg.tune.objective.direction,
         "tuning_split": {"fold": cfg.tune.split.fold, "side": cfg.tune.split.side},

@@ -43,6 +43,17 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
+def shown_url(url: str) -> str:
+    """``url`` as a committed summary shows it: no password, and a file under the working
+    directory relative to it (no absolute path of the machine that ran the campaign)."""
+    url = redact(url)
+    cwd = str(Path.cwd().resolve())
+    for prefix in ("sqlite:///", "journal:"):
+        if url.startswith(prefix + cwd + "/"):
+            return prefix + url[len(prefix + cwd + "/") :]
+    return url
+
+
 def resolve_url(url: str) -> str:
     """Make a ``journal:`` or ``sqlite:///`` relative file path absolute (workers may chdir)."""
     if url.startswith("journal:"):
