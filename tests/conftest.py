@@ -12,7 +12,9 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 # the stages' portable CPU kernels (avsal.utils.numerics) for in-process tests too: set before torch runs
-os.environ.update({"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2,STRICT"})
+from avsal.utils.numerics import PORTABLE_ENV  # noqa: E402  (torch-free module)
+
+os.environ.update(PORTABLE_ENV)
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_SAMPLES = REPO / "references" / "samples"  # copied into the repo; origin and licence in its README
