@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import get_args, get_type_hints
+
 import pytest
 import torch
 
-from avsal.cam import fusion_weights, selective_fusion, selective_fusion_batch
+from avsal.cam import FUSION_RULES, fusion_weights, selective_fusion, selective_fusion_batch
+from avsal.config import ScamConfig
 
 # Three CAMs (S, ST, SA) on a 2x2 grid, each lighting one pixel.
 CAMS = torch.tensor(
@@ -97,3 +100,7 @@ def test_bad_lambda_and_rule() -> None:
         selective_fusion(CAMS, PROBS, 0, lam=0.0)
     with pytest.raises(KeyError, match="unknown SCAM fusion rule 'max'"):
         selective_fusion(CAMS, PROBS, 0, rule="max")
+
+
+def test_the_rules_are_the_ones_the_config_allows() -> None:
+    assert set(FUSION_RULES) == set(get_args(get_type_hints(ScamConfig)["rule"]))

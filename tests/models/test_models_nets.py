@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from avsal.models import AudioSwitchNet, TemporalFlow, build_model, list_models, sta_loss
+from avsal.models import NET_KINDS, AudioSwitchNet, TemporalFlow, build_model, sta_loss
 
 B, H, W, T, C = 2, 32, 32, 3, 5
 CLASSIFIERS = ["s", "st", "sa", "sta_cls", "audio_switch", "audio"]
@@ -38,7 +38,24 @@ def _assert_all_grads(model: torch.nn.Module) -> None:
 
 
 def test_every_registered_kind_is_tested_here() -> None:
-    assert set(list_models()) == set(CLASSIFIERS) | {"sta"}
+    assert set(NET_KINDS) == set(CLASSIFIERS) | {"sta"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "children"),
+    [
+        ("s", ["classifier", "backbone"]),
+        ("st", ["classifier", "backbone", "temporal"]),
+        ("sa", ["classifier", "backbone", "audio_flow"]),
+        ("audio_switch", ["classifier", "backbone", "audio_flow"]),
+        ("sta_cls", ["classifier", "backbone", "temporal", "audio_flow", "fusion"]),
+        ("audio", ["classifier", "encoder"]),
+        ("sta", ["backbone", "temporal", "audio_flow", "fusion", "decoder"]),
+    ],
+)
+def test_state_dict_prefixes_are_stable(kind: str, children: list[str]) -> None:
+    """Exported state_dicts are loaded by these names (``load_net``): renaming breaks old files."""
+    assert [name for name, _ in _build(kind).named_children()] == children
 
 
 @pytest.mark.parametrize("kind", CLASSIFIERS)

@@ -1,25 +1,15 @@
-"""The registry: every swappable part is found by name, unknown/duplicate names fail clearly."""
+"""The name tables: every backbone and net kind params.yaml can name, unknown names fail clearly."""
 
 from __future__ import annotations
 
 import pytest
 
-from avsal.models import (
-    Registry,
-    build_backbone,
-    build_model,
-    list_backbones,
-    list_fusion_rules,
-    list_models,
-    list_taggers,
-)
+from avsal.models import BACKBONES, NET_KINDS, build_backbone, build_model
 
 
-def test_registered_names() -> None:
-    assert {"tiny", "resnet18", "vgg16", "resnext101_32x8d"} <= set(list_backbones())
-    assert set(list_models()) == {"s", "st", "sa", "sta_cls", "audio_switch", "audio", "sta"}
-    assert list_fusion_rules() == ["average", "official", "paper"]
-    assert set(list_taggers()) == {"trained", "predictions_file"}
+def test_names() -> None:
+    assert {"tiny", "resnet18", "vgg16", "resnext101_32x8d"} <= set(BACKBONES)
+    assert set(NET_KINDS) == {"s", "st", "sa", "sta_cls", "audio_switch", "audio", "sta"}
 
 
 def test_unknown_names_list_the_available_ones() -> None:
@@ -27,14 +17,6 @@ def test_unknown_names_list_the_available_ones() -> None:
         build_backbone("vgg19")
     with pytest.raises(KeyError, match="unknown model kind 'sx'.*sta"):
         build_model("sx", backbone="tiny", num_classes=3)
-
-
-def test_duplicate_registration_is_an_error() -> None:
-    reg: Registry[object] = Registry("thing")
-    reg.register("a")(object)
-    with pytest.raises(ValueError, match="already registered"):
-        reg.register("a")(object)
-    assert reg.names() == ["a"] and "a" in reg
 
 
 def test_factory_argument_errors() -> None:
@@ -50,3 +32,21 @@ def test_factory_argument_errors() -> None:
         build_model("audio", num_classes=3, pretrained=True)
     with pytest.raises(ValueError, match="output_stride"):
         build_backbone("vgg16", output_stride=8)
+    with pytest.raises(TypeError, match="audio_switch"):  # options go to the constructor as is
+        build_model("st", backbone="tiny", num_classes=3, audio_switch=None)
+
+
+def test_builder_options_reach_the_net_and_its_backbone() -> None:
+    net = build_model(
+        "sta_cls",
+        backbone="tiny",
+        num_classes=4,
+        backbone_options={"width": 8},
+        temporal_width=4,
+        audio_widths=(4, 8),
+        fused_channels=6,
+    )
+    assert (net.backbone.out_channels, net.fusion.out_channels, net.num_classes) == (32, 6, 4)
+    assert net.audio_flow.encoder.out_channels == 8
+    assert build_model("audio_switch", backbone="tiny", num_classes=1).num_classes == 1
+    assert build_model("audio", backbone=None, num_classes=2, widths=(4, 8)).feature_dim == 8

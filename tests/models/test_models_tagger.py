@@ -12,9 +12,6 @@ from avsal.models import (
     NO_MATCH,
     AudioTagger,
     PredictionsFileTagger,
-    TrainedAudioTagger,
-    build_model,
-    build_tagger,
     switch_labels,
 )
 
@@ -73,24 +70,6 @@ def test_malformed_line_names_file_and_line(tmp_path: Path, bad_line: str, why: 
 def test_missing_predictions_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nothing.csv"):
         PredictionsFileTagger(path=tmp_path / "nothing.csv", class_names=CLASSES)
-
-
-def test_trained_tagger_is_the_audio_nets_argmax() -> None:
-    torch.manual_seed(0)
-    net = build_model("audio", num_classes=len(CLASSES)).train()
-    feats = {(c, s): torch.randn(1, 64, 24) for c in ("a", "b") for s in range(3)}
-    tagger = build_tagger("trained", model=net, features=lambda c, s: feats[(c, s)], batch_size=4)
-    assert isinstance(tagger, TrainedAudioTagger) and isinstance(tagger, AudioTagger)
-    keys = list(feats)
-    got = tagger.predict_top1([k[0] for k in keys], [k[1] for k in keys])
-    net.eval()
-    with torch.no_grad():
-        expected = net(audio=torch.stack([feats[k] for k in keys])).argmax(dim=1)
-    assert got.tolist() == expected.tolist()
-    assert tagger.predict_top1([], []).shape == (0,)
-    net.train()
-    tagger.predict_top1(["a"], [0])
-    assert net.training  # the caller's mode is restored
 
 
 def test_switch_labels() -> None:

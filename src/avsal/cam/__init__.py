@@ -19,6 +19,8 @@ from avsal.cam.crop import (
     temporal_postprocess,
 )
 from avsal.cam.scam import (
+    FUSION_RULES,
+    average_weights,
     fusion_weights,
     official_weights,
     paper_weights,
@@ -27,7 +29,9 @@ from avsal.cam.scam import (
 )
 
 __all__ = [
+    "FUSION_RULES",
     "Box",
+    "average_weights",
     "binarize",
     "box_from_map",
     "box_from_mask",

@@ -1,7 +1,7 @@
 """Selective CAM fusion, Eq. 2 with the soft filter of Eq. 3.
 
 SCAM = xi[(sum_k w_k Phi_k + lambda) / (sum_k w_k + lambda)], k over (S, ST, SA), xi = min-max.
-The weight rule is swappable through the registry:
+The weight rule is chosen by name (``scam.rule``, whose config ``Literal`` lists these three):
 
 - ``"paper"`` (default, Eq. 3): w_k = C_k^v if the tag v is net k's strict top-1 class
   (C_k^v > C_k^u for every u != v; a tie gives 0), else 0;
@@ -14,16 +14,16 @@ which min-max turns into an all-zero map (no NaN). Otherwise lambda cancels unde
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
 from avsal.cam.activation import minmax_normalize
-from avsal.models.registry import get_fusion_rule, register_fusion_rule
 
 NUM_SOURCES = 3  # S, ST, SA, in this order
 
 
-@register_fusion_rule("paper")
 def paper_weights(probs: Tensor, tags: Tensor) -> Tensor:
     """Eq. 3: probs [B,K,C], tags [B] -> [B,K]; the tag's probability if strictly top-1, else 0."""
     p_tag = probs.gather(2, tags.view(-1, 1, 1).expand(-1, probs.shape[1], 1))[..., 0]  # [B,K]
@@ -32,21 +32,33 @@ def paper_weights(probs: Tensor, tags: Tensor) -> Tensor:
     return torch.where(is_top1, p_tag, torch.zeros_like(p_tag))
 
 
-@register_fusion_rule("official")
 def official_weights(probs: Tensor, tags: Tensor) -> Tensor:
     """Released code: each net's top-1 probability, whatever the tag. [B,K,C] -> [B,K]."""
     return probs.max(dim=2).values
 
 
-@register_fusion_rule("average")
 def average_weights(probs: Tensor, tags: Tensor) -> Tensor:
     """SCAM_avg (Table 1): equal weights. [B,K,C] -> [B,K] of ones."""
     return torch.ones(probs.shape[:2], dtype=probs.dtype, device=probs.device)
 
 
+#: ``rule(probs [B,K,C], tags [B]) -> weights [B,K]`` by ``scam.rule`` name
+FUSION_RULES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+    "paper": paper_weights,
+    "official": official_weights,
+    "average": average_weights,
+}
+
+
 def fusion_weights(probs: Tensor, tags: Tensor, *, rule: str = "paper") -> Tensor:
     """The per-net weights w_k of Eq. 2 under ``rule``: probs [B,K,C], tags [B] -> [B,K]."""
-    return get_fusion_rule(rule)(probs, tags)
+    try:
+        weights = FUSION_RULES[rule]
+    except KeyError:
+        raise KeyError(
+            f"unknown SCAM fusion rule {rule!r}; available: {', '.join(sorted(FUSION_RULES))}"
+        ) from None
+    return weights(probs, tags)
 
 
 def _check(cams: Tensor, probs: Tensor, tags: Tensor, lam: float) -> None:

@@ -31,8 +31,6 @@ import torchvision
 from torch import Tensor, nn
 from torchvision.models import vgg as tv_vgg
 
-from avsal.models.registry import register_backbone
-
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -184,7 +182,6 @@ def _conv_bn_relu(cin: int, cout: int, stride: int) -> nn.Sequential:
     )
 
 
-@register_backbone("tiny")
 def tiny(*, pretrained: bool = False, weights_path: str | None = None, width: int = 16) -> Backbone:
     """Four conv-BN-ReLU layers, stride 8, ``4*width`` channels: for CPU runs on 64x64 frames."""
     body = nn.Sequential(
@@ -199,7 +196,6 @@ def tiny(*, pretrained: bool = False, weights_path: str | None = None, width: in
     return Backbone(body, out_channels=4 * width, stride=8, name="tiny")
 
 
-@register_backbone("vgg16")
 def vgg16(
     *, pretrained: bool = False, weights_path: str | None = None, output_stride: int = 16
 ) -> Backbone:
@@ -228,7 +224,6 @@ def _resnet_body(net: torchvision.models.ResNet) -> nn.Sequential:
     return nn.Sequential(OrderedDict((n, getattr(net, n)) for n in names))
 
 
-@register_backbone("resnet18")
 def resnet18(
     *, pretrained: bool = False, weights_path: str | None = None, output_stride: int = 16
 ) -> Backbone:
@@ -251,7 +246,6 @@ def resnet18(
     return Backbone(body, out_channels=512, stride=output_stride, name="resnet18")
 
 
-@register_backbone("resnext101_32x8d")
 def resnext101_32x8d(
     *, pretrained: bool = False, weights_path: str | None = None, output_stride: int = 16
 ) -> Backbone:

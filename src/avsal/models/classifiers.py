@@ -39,7 +39,6 @@ from avsal.models.flows import (
     apply_audio_switch,
     gated_residual,
 )
-from avsal.models.registry import build_backbone, register_model
 
 # --------------------------------------------------------------------------- input checks
 
@@ -95,6 +94,16 @@ def check_switch_prob(p: Tensor, batch: int, who: str) -> Tensor:
     if values_checkable(p) and not bool(((p >= 0) & (p <= 1)).all()):
         raise ValueError(f"{who}: 'switch_prob' must lie in [0, 1]")
     return p
+
+
+def temporal_flow(backbone: Backbone, width: int, input_stride: int) -> TemporalFlow:
+    """The T flow matched to ``backbone``'s channels and stride (ST, CAM_STA and STA use it)."""
+    return TemporalFlow(
+        out_channels=backbone.out_channels,
+        stride=backbone.stride,
+        width=width,
+        input_stride=input_stride,
+    )
 
 
 # --------------------------------------------------------------------------- base class
@@ -197,12 +206,7 @@ class STNet(ClassificationNet):
     ) -> None:
         super().__init__(feature_dim=backbone.out_channels, num_classes=num_classes)
         self.backbone = backbone
-        self.temporal = TemporalFlow(
-            out_channels=backbone.out_channels,
-            stride=backbone.stride,
-            width=temporal_width,
-            input_stride=temporal_input_stride,
-        )
+        self.temporal = temporal_flow(backbone, temporal_width, temporal_input_stride)
 
     def forward_features(
         self,
@@ -280,7 +284,47 @@ class AudioSwitchNet(SANet):
         return torch.sigmoid(self.forward(**inputs)[:, 0])
 
 
-class STAClassificationNet(AudioSwitchMixin, ClassificationNet):
+class STAFlows(AudioSwitchMixin):
+    """S, T and A flows fused by Eq. 5: the trunk CAM_STA's net and the STA fixation net share."""
+
+    backbone: Backbone
+    temporal: TemporalFlow
+    audio_flow: AudioFlow
+    fusion: STAFusion
+
+    def init_flows(
+        self,
+        backbone: Backbone,
+        temporal_width: int,
+        temporal_input_stride: int,
+        audio_widths: tuple[int, ...],
+    ) -> None:
+        """Create the flows in a fixed order (it fixes the seeded initial weights)."""
+        self.backbone = backbone
+        self.temporal = temporal_flow(backbone, temporal_width, temporal_input_stride)
+        self.audio_flow = AudioFlow(out_channels=backbone.out_channels, widths=audio_widths)
+
+    def forward_features(
+        self,
+        *,
+        frame: Tensor | None = None,
+        clip: Tensor | None = None,
+        audio: Tensor | None = None,
+        switch_prob: Tensor | None = None,
+    ) -> Tensor:
+        """Eq. 5 fused features [B, D', h, w]; the key frame is the clip's middle one."""
+        who = type(self).__name__
+        clip = check_clip(clip, who)
+        frame = clip[:, :, clip.shape[2] // 2]
+        audio = check_audio(audio, clip.shape[0], who)
+        s = self.backbone(frame)  # [B, D, h, w]
+        t = self.temporal(clip, s.shape[-2:])  # [B, D, h, w]
+        p = self.resolve_switch_prob(frame, audio, switch_prob, who)
+        a = apply_audio_switch(self.audio_flow(audio), p)  # [B, D]
+        return self.fusion(s, t, a)  # [B, D', h, w]
+
+
+class STAClassificationNet(STAFlows, ClassificationNet):
     """CAM_STA's net (Table 2): the STA fusion of Eq. 5 with a classification head."""
 
     def __init__(
@@ -294,38 +338,12 @@ class STAClassificationNet(AudioSwitchMixin, ClassificationNet):
         fused_channels: int | None = None,
         audio_switch: AudioSwitchNet | None = None,
     ) -> None:
-        d = backbone.out_channels
-        fusion = STAFusion(channels=d, out_channels=fused_channels)
+        fusion = STAFusion(channels=backbone.out_channels, out_channels=fused_channels)
         super().__init__(feature_dim=fusion.out_channels, num_classes=num_classes)
-        self.backbone = backbone
-        self.temporal = TemporalFlow(
-            out_channels=d,
-            stride=backbone.stride,
-            width=temporal_width,
-            input_stride=temporal_input_stride,
-        )
-        self.audio_flow = AudioFlow(out_channels=d, widths=audio_widths)
+        self.init_flows(backbone, temporal_width, temporal_input_stride, audio_widths)
         self.fusion = fusion
         self.audio_switch = None
         self.attach_audio_switch(audio_switch)
-
-    def forward_features(
-        self,
-        *,
-        frame: Tensor | None = None,
-        clip: Tensor | None = None,
-        audio: Tensor | None = None,
-        switch_prob: Tensor | None = None,
-    ) -> Tensor:
-        who = type(self).__name__
-        clip = check_clip(clip, who)
-        frame = clip[:, :, clip.shape[2] // 2]
-        audio = check_audio(audio, clip.shape[0], who)
-        s = self.backbone(frame)  # [B, D, h, w]
-        t = self.temporal(clip, s.shape[-2:])  # [B, D, h, w]
-        p = self.resolve_switch_prob(frame, audio, switch_prob, who)
-        a = apply_audio_switch(self.audio_flow(audio), p)  # [B, D]
-        return self.fusion(s, t, a)  # [B, D', h, w]
 
 
 class AudioNet(ClassificationNet):
@@ -347,141 +365,3 @@ class AudioNet(ClassificationNet):
         if audio is None:
             raise ValueError("AudioNet needs 'audio' [B,1,F,Ta]")
         return self.encoder(check_audio(audio, audio.shape[0], "AudioNet"))  # [B, C, f, t]
-
-
-# --------------------------------------------------------------------------- registration
-
-
-def _need_classes(kind: str, num_classes: int | None) -> int:
-    if num_classes is None:
-        raise ValueError(f"model kind {kind!r} needs num_classes")
-    return num_classes
-
-
-def backbone_from_name(
-    kind: str,
-    name: str | None,
-    pretrained: bool,
-    weights_path: str | None,
-    backbone_options: dict[str, Any] | None,
-) -> Backbone:
-    if name is None:
-        raise ValueError(f"model kind {kind!r} needs a backbone name")
-    return build_backbone(
-        name, pretrained=pretrained, weights_path=weights_path, **(backbone_options or {})
-    )
-
-
-@register_model("s")
-def build_s(
-    *,
-    backbone: str | None,
-    num_classes: int | None,
-    pretrained: bool = False,
-    weights_path: str | None = None,
-    backbone_options: dict[str, Any] | None = None,
-) -> SNet:
-    return SNet(
-        backbone=backbone_from_name("s", backbone, pretrained, weights_path, backbone_options),
-        num_classes=_need_classes("s", num_classes),
-    )
-
-
-@register_model("st")
-def build_st(
-    *,
-    backbone: str | None,
-    num_classes: int | None,
-    pretrained: bool = False,
-    weights_path: str | None = None,
-    backbone_options: dict[str, Any] | None = None,
-    temporal_width: int = 32,
-    temporal_input_stride: int = 2,
-) -> STNet:
-    return STNet(
-        backbone=backbone_from_name("st", backbone, pretrained, weights_path, backbone_options),
-        num_classes=_need_classes("st", num_classes),
-        temporal_width=temporal_width,
-        temporal_input_stride=temporal_input_stride,
-    )
-
-
-@register_model("sa")
-def build_sa(
-    *,
-    backbone: str | None,
-    num_classes: int | None,
-    pretrained: bool = False,
-    weights_path: str | None = None,
-    backbone_options: dict[str, Any] | None = None,
-    audio_widths: tuple[int, ...] = (32, 64, 128, 256),
-    audio_switch: AudioSwitchNet | None = None,
-) -> SANet:
-    return SANet(
-        backbone=backbone_from_name("sa", backbone, pretrained, weights_path, backbone_options),
-        num_classes=_need_classes("sa", num_classes),
-        audio_widths=audio_widths,
-        audio_switch=audio_switch,
-    )
-
-
-@register_model("audio_switch")
-def build_audio_switch(
-    *,
-    backbone: str | None,
-    num_classes: int | None = None,
-    pretrained: bool = False,
-    weights_path: str | None = None,
-    backbone_options: dict[str, Any] | None = None,
-    audio_widths: tuple[int, ...] = (32, 64, 128, 256),
-) -> AudioSwitchNet:
-    if num_classes not in (None, 1):
-        raise ValueError(f"the audio switch has one output (binary), got num_classes={num_classes}")
-    return AudioSwitchNet(
-        backbone=backbone_from_name(
-            "audio_switch", backbone, pretrained, weights_path, backbone_options
-        ),
-        audio_widths=audio_widths,
-    )
-
-
-@register_model("sta_cls")
-def build_sta_cls(
-    *,
-    backbone: str | None,
-    num_classes: int | None,
-    pretrained: bool = False,
-    weights_path: str | None = None,
-    backbone_options: dict[str, Any] | None = None,
-    temporal_width: int = 32,
-    temporal_input_stride: int = 2,
-    audio_widths: tuple[int, ...] = (32, 64, 128, 256),
-    fused_channels: int | None = None,
-    audio_switch: AudioSwitchNet | None = None,
-) -> STAClassificationNet:
-    return STAClassificationNet(
-        backbone=backbone_from_name(
-            "sta_cls", backbone, pretrained, weights_path, backbone_options
-        ),
-        num_classes=_need_classes("sta_cls", num_classes),
-        temporal_width=temporal_width,
-        temporal_input_stride=temporal_input_stride,
-        audio_widths=audio_widths,
-        fused_channels=fused_channels,
-        audio_switch=audio_switch,
-    )
-
-
-@register_model("audio")
-def build_audio(
-    *,
-    backbone: str | None = None,
-    num_classes: int | None,
-    pretrained: bool = False,
-    weights_path: str | None = None,
-    widths: tuple[int, ...] = (32, 64, 128, 256),
-) -> AudioNet:
-    """The audio net has no visual backbone: ``backbone`` is ignored, weights are not offered."""
-    if pretrained or weights_path is not None:
-        raise ValueError("the 'audio' net has no pretrained backbone weights")
-    return AudioNet(num_classes=_need_classes("audio", num_classes), widths=widths)

@@ -1,85 +1,93 @@
-"""The one small registry for every swappable part: backbones, nets, SCAM fusion rules, taggers.
+"""The two parts params.yaml names by string: the backbone (``model.backbone``) and the net kind.
 
-Why one registry: params.yaml names parts by string (``backbone: vgg16``, ``fusion_rule: paper``),
-and ablations swap them without code changes. Factories take explicit keyword arguments only and
-never read config files; the stage code reads the config and calls ``build_*``.
+Plain dicts, filled here from direct imports (nothing registers itself at import time, nothing is
+imported by computed name). Builders take explicit keyword arguments and never read config
+files; the stages read the config (``avsal.stages.common.net_kwargs``) and call ``build_model``.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from torch import nn
 
-T = TypeVar("T")
+from avsal.models.backbones import Backbone, resnet18, resnext101_32x8d, tiny, vgg16
+from avsal.models.classifiers import (
+    AudioNet,
+    AudioSwitchNet,
+    SANet,
+    SNet,
+    STAClassificationNet,
+    STNet,
+)
+from avsal.models.sta import STAFixationNet
+
+#: ``factory(*, pretrained, weights_path, **options) -> Backbone`` by ``model.backbone`` name
+BACKBONES: dict[str, Callable[..., Backbone]] = {
+    "tiny": tiny,
+    "vgg16": vgg16,
+    "resnet18": resnet18,
+    "resnext101_32x8d": resnext101_32x8d,
+}
 
 
-class Registry(Generic[T]):
-    """Name -> factory map with clear errors on unknown or duplicate names."""
+@dataclass(frozen=True)
+class NetKind:
+    """How ``build_model`` makes one kind: its class, its head and whether it sees frames.
 
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self._items: dict[str, T] = {}
+    ``head``: ``"classes"`` needs ``num_classes``; ``"binary"`` is one logit (``num_classes`` may
+    be None or 1 and is not passed on); ``"map"`` predicts a saliency map (no ``num_classes``).
+    """
 
-    def register(self, name: str) -> Callable[[T], T]:
-        """Decorator: ``@REG.register("vgg16")``. A duplicate name is an error (no silent override)."""
-
-        def deco(obj: T) -> T:
-            if name in self._items:
-                raise ValueError(f"{self.what} {name!r} is already registered")
-            self._items[name] = obj
-            return obj
-
-        return deco
-
-    def get(self, name: str) -> T:
-        try:
-            return self._items[name]
-        except KeyError:
-            raise KeyError(
-                f"unknown {self.what} {name!r}; available: {', '.join(sorted(self._items))}"
-            ) from None
-
-    def names(self) -> list[str]:
-        return sorted(self._items)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._items
+    cls: type[nn.Module]
+    head: Literal["classes", "binary", "map"]
+    visual: bool = True  # False: no visual backbone (the audio tagger net)
 
 
-BACKBONES: Registry[Callable[..., nn.Module]] = Registry("backbone")
-MODELS: Registry[Callable[..., nn.Module]] = Registry("model kind")
-FUSION_RULES: Registry[Callable[..., Any]] = Registry("SCAM fusion rule")
-TAGGERS: Registry[Callable[..., Any]] = Registry("audio tagger")
+NET_KINDS: dict[str, NetKind] = {
+    "s": NetKind(SNet, "classes"),
+    "st": NetKind(STNet, "classes"),
+    "sa": NetKind(SANet, "classes"),
+    "sta_cls": NetKind(STAClassificationNet, "classes"),
+    "audio_switch": NetKind(AudioSwitchNet, "binary"),
+    "audio": NetKind(AudioNet, "classes", visual=False),
+    "sta": NetKind(STAFixationNet, "map"),
+}
 
 
-def register_backbone(name: str) -> Callable:
-    """Register ``factory(*, pretrained: bool, weights_path: str | None, **options) -> Backbone``."""
-    return BACKBONES.register(name)
-
-
-def register_model(kind: str) -> Callable:
-    """Register ``factory(*, backbone: str | None, num_classes: int | None, pretrained, weights_path, **options)``."""
-    return MODELS.register(kind)
-
-
-def register_fusion_rule(name: str) -> Callable:
-    """Register ``rule(probs [B,K,C], tags [B]) -> weights [B,K]`` for Eq. 2."""
-    return FUSION_RULES.register(name)
-
-
-def register_tagger(name: str) -> Callable:
-    """Register an ``AudioTagger`` factory taking keyword arguments."""
-    return TAGGERS.register(name)
+def _lookup(table: dict[str, Any], what: str, name: str) -> Any:
+    try:
+        return table[name]
+    except KeyError:
+        raise KeyError(f"unknown {what} {name!r}; available: {', '.join(sorted(table))}") from None
 
 
 def build_backbone(
     name: str, *, pretrained: bool = False, weights_path: str | None = None, **options: Any
-) -> nn.Module:
-    """Build a registered backbone. ``weights_path`` (a local state_dict) wins over ``pretrained``."""
-    return BACKBONES.get(name)(pretrained=pretrained, weights_path=weights_path, **options)
+) -> Backbone:
+    """A backbone by name. ``weights_path`` (a local state_dict) wins over ``pretrained``."""
+    return _lookup(BACKBONES, "backbone", name)(
+        pretrained=pretrained, weights_path=weights_path, **options
+    )
+
+
+def _head_kwargs(kind: str, head: str, num_classes: int | None) -> dict[str, int]:
+    """Check ``num_classes`` against the kind's head; what to pass to the net's constructor."""
+    if head == "classes":
+        if num_classes is None:
+            raise ValueError(f"model kind {kind!r} needs num_classes")
+        return {"num_classes": num_classes}
+    if head == "binary":
+        if num_classes not in (None, 1):
+            raise ValueError(
+                f"the audio switch has one output (binary), got num_classes={num_classes}"
+            )
+        return {}
+    if num_classes is not None:
+        raise ValueError("the STA fixation net predicts a map; it takes no num_classes")
+    return {}
 
 
 def build_model(
@@ -89,45 +97,25 @@ def build_model(
     num_classes: int | None = None,
     pretrained: bool = False,
     weights_path: str | None = None,
+    backbone_options: dict[str, Any] | None = None,
     **options: Any,
 ) -> nn.Module:
-    """Build a registered net (``s``, ``st``, ``sa``, ``sta_cls``, ``audio_switch``, ``audio``, ``sta``).
+    """A fresh net of ``kind`` (``NET_KINDS``); ``options`` go to its constructor unchanged.
 
-    ``pretrained``/``weights_path`` concern the visual backbone only; loading a whole trained net is
-    the caller's ``load_state_dict``.
+    ``pretrained``/``weights_path``/``backbone_options`` concern the visual backbone only (the
+    ``audio`` kind has none and ignores ``backbone``); loading a whole trained net is the
+    caller's ``load_state_dict``. The backbone is built before the rest of the net, so seeded
+    initial weights are the same as those of the net's constructor called by hand.
     """
-    return MODELS.get(kind)(
-        backbone=backbone,
-        num_classes=num_classes,
-        pretrained=pretrained,
-        weights_path=weights_path,
-        **options,
+    spec: NetKind = _lookup(NET_KINDS, "model kind", kind)
+    head = _head_kwargs(kind, spec.head, num_classes)
+    if not spec.visual:
+        if pretrained or weights_path is not None or backbone_options:
+            raise ValueError(f"the {kind!r} net has no pretrained backbone weights or options")
+        return spec.cls(**head, **options)
+    if backbone is None:
+        raise ValueError(f"model kind {kind!r} needs a backbone name")
+    net_backbone = build_backbone(
+        backbone, pretrained=pretrained, weights_path=weights_path, **(backbone_options or {})
     )
-
-
-def get_fusion_rule(name: str) -> Callable[..., Any]:
-    """Look up an SCAM fusion rule; the rules live in ``avsal.cam.scam`` (imported on demand)."""
-    importlib.import_module("avsal.cam.scam")
-    return FUSION_RULES.get(name)
-
-
-def build_tagger(name: str, **kwargs: Any) -> Any:
-    """Build a registered ``AudioTagger`` (``trained`` or ``predictions_file``)."""
-    return TAGGERS.get(name)(**kwargs)
-
-
-def list_backbones() -> list[str]:
-    return BACKBONES.names()
-
-
-def list_models() -> list[str]:
-    return MODELS.names()
-
-
-def list_fusion_rules() -> list[str]:
-    importlib.import_module("avsal.cam.scam")
-    return FUSION_RULES.names()
-
-
-def list_taggers() -> list[str]:
-    return TAGGERS.names()
+    return spec.cls(backbone=net_backbone, **head, **options)

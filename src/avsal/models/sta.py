@@ -12,27 +12,17 @@ middle one).
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from avsal.models.backbones import Backbone
-from avsal.models.classifiers import (
-    AudioSwitchMixin,
-    AudioSwitchNet,
-    backbone_from_name,
-    check_audio,
-    check_clip,
-    values_checkable,
-)
-from avsal.models.flows import AudioFlow, STAFusion, TemporalFlow, apply_audio_switch
-from avsal.models.registry import register_model
+from avsal.models.classifiers import AudioSwitchNet, STAFlows, check_clip, values_checkable
+from avsal.models.flows import STAFusion
 
 
-class STAFixationNet(AudioSwitchMixin, nn.Module):
-    """STA fixation net: Eq. 5 fusion + 3-deconv decoder -> saliency [B, 1, H, W]."""
+class STAFixationNet(STAFlows, nn.Module):
+    """STA fixation net: Eq. 5 fusion (``STAFlows``) + 3-deconv decoder -> saliency [B, 1, H, W]."""
 
     def __init__(
         self,
@@ -46,16 +36,8 @@ class STAFixationNet(AudioSwitchMixin, nn.Module):
         audio_switch: AudioSwitchNet | None = None,
     ) -> None:
         super().__init__()
-        d = backbone.out_channels
-        self.backbone = backbone
-        self.temporal = TemporalFlow(
-            out_channels=d,
-            stride=backbone.stride,
-            width=temporal_width,
-            input_stride=temporal_input_stride,
-        )
-        self.audio_flow = AudioFlow(out_channels=d, widths=audio_widths)
-        self.fusion = STAFusion(channels=d, out_channels=fused_channels)
+        self.init_flows(backbone, temporal_width, temporal_input_stride, audio_widths)
+        self.fusion = STAFusion(channels=backbone.out_channels, out_channels=fused_channels)
         c1, c2 = decoder_channels
         self.decoder = nn.Sequential(
             nn.ConvTranspose2d(self.fusion.out_channels, c1, 4, stride=2, padding=1),
@@ -66,24 +48,6 @@ class STAFixationNet(AudioSwitchMixin, nn.Module):
         )
         self.audio_switch = None
         self.attach_audio_switch(audio_switch)
-
-    def forward_features(
-        self,
-        *,
-        frame: Tensor | None = None,
-        clip: Tensor | None = None,
-        audio: Tensor | None = None,
-        switch_prob: Tensor | None = None,
-    ) -> Tensor:
-        """Eq. 5 fused features [B, D', h, w]."""
-        clip = check_clip(clip, "STAFixationNet")
-        key = clip[:, :, clip.shape[2] // 2]  # [B, 3, H, W]
-        audio = check_audio(audio, clip.shape[0], "STAFixationNet")
-        s = self.backbone(key)  # [B, D, h, w]
-        t = self.temporal(clip, s.shape[-2:])  # [B, D, h, w]
-        p = self.resolve_switch_prob(key, audio, switch_prob, "STAFixationNet")
-        a = apply_audio_switch(self.audio_flow(audio), p)  # [B, D]
-        return self.fusion(s, t, a)
 
     def decode(self, features: Tensor, out_size: tuple[int, int]) -> Tensor:
         """features [B, D', h, w] -> logits [B, 1, *out_size] (three deconvs x2, then resize)."""
@@ -117,31 +81,3 @@ def sta_loss(logits: Tensor, target: Tensor) -> Tensor:
     if values_checkable(target) and not bool(((target >= 0) & (target <= 1)).all()):
         raise ValueError("pseudo-GT target values must lie in [0, 1]")
     return F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype))
-
-
-@register_model("sta")
-def build_sta(
-    *,
-    backbone: str | None,
-    num_classes: int | None = None,
-    pretrained: bool = False,
-    weights_path: str | None = None,
-    backbone_options: dict[str, Any] | None = None,
-    temporal_width: int = 32,
-    temporal_input_stride: int = 2,
-    audio_widths: tuple[int, ...] = (32, 64, 128, 256),
-    fused_channels: int | None = None,
-    decoder_channels: tuple[int, int] = (256, 128),
-    audio_switch: AudioSwitchNet | None = None,
-) -> STAFixationNet:
-    if num_classes is not None:
-        raise ValueError("the STA fixation net predicts a map; it takes no num_classes")
-    return STAFixationNet(
-        backbone=backbone_from_name("sta", backbone, pretrained, weights_path, backbone_options),
-        temporal_width=temporal_width,
-        temporal_input_stride=temporal_input_stride,
-        audio_widths=audio_widths,
-        fused_channels=fused_channels,
-        decoder_channels=decoder_channels,
-        audio_switch=audio_switch,
-    )

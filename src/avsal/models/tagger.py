@@ -5,23 +5,22 @@ The paper labels a (frame, 1 s audio) fragment 1 when an off-the-shelf audio cla
 ``AudioTagger.predict_top1(clip_ids, seconds) -> class indices`` in the project's tag space
 (the AVE categories), with ``NO_MATCH`` (-1) for audio classes outside it:
 
-- ``TrainedAudioTagger``: the project's own ``audio`` net trained on the AVE tags;
-- ``PredictionsFileTagger``: a CSV from any external tagger (e.g. VGGSound run elsewhere).
+- ``PredictionsFileTagger``: a CSV from any external tagger (e.g. VGGSound run elsewhere);
+- the project's own out-of-fold ``audio`` nets trained on the AVE tags are run by the
+  audio_switch stage itself (``avsal.stages.train_cls``), per frame through ``infer``.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, overload, runtime_checkable
 
 import numpy as np
 import torch
-from torch import Tensor, nn
-
-from avsal.models.registry import register_tagger
+from torch import Tensor
 
 NO_MATCH = -1
 CSV_HEADER = ("video_id", "second", "label")
@@ -41,49 +40,6 @@ def _check_query(clip_ids: Sequence[str], seconds: Sequence[int]) -> None:
         raise ValueError(f"{len(clip_ids)} clip ids but {len(seconds)} seconds")
 
 
-@register_tagger("trained")
-class TrainedAudioTagger:
-    """Top-1 of a trained audio classifier (``build_model("audio", ...)``) on each clip second.
-
-    ``features(clip_id, second)`` returns that second's spectrogram [1, F, Ta] (the cached audio
-    features of the data pipeline), so this class does no I/O of its own.
-    """
-
-    def __init__(
-        self,
-        *,
-        model: nn.Module,
-        features: Callable[[str, int], Tensor],
-        device: str | torch.device = "cpu",
-        batch_size: int = 64,
-    ) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.model = model
-        self.features = features
-        self.device = torch.device(device)
-        self.batch_size = batch_size
-
-    @torch.no_grad()
-    def predict_top1(self, clip_ids: Sequence[str], seconds: Sequence[int]) -> np.ndarray:
-        _check_query(clip_ids, seconds)
-        was_training = self.model.training
-        self.model.eval()
-        out: list[Tensor] = []
-        try:
-            keys = list(zip(clip_ids, seconds))
-            for i in range(0, len(keys), self.batch_size):
-                batch = torch.stack(
-                    [self.features(c, int(s)) for c, s in keys[i : i + self.batch_size]]
-                )
-                logits = self.model(audio=batch.to(self.device))  # [b, C]
-                out.append(logits.argmax(dim=1).cpu())
-        finally:
-            self.model.train(was_training)
-        return torch.cat(out).numpy().astype(np.int64) if out else np.zeros(0, dtype=np.int64)
-
-
-@register_tagger("predictions_file")
 class PredictionsFileTagger:
     """Reads an external tagger's predictions: CSV rows ``video_id,second,label``.
 
