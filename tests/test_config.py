@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from avsal.config import Config, ConfigError, load_config
+from avsal.config import Config, ConfigError, load_config, with_overrides
 
 
 def _write(tmp_path: Path, mutate) -> Path:
@@ -69,3 +69,36 @@ def test_overrides(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_with_overrides_retypes_and_rechecks_like_a_params_file(cfg):
+    out = with_overrides(cfg, {"scam.lam": 1, "sta.train.lr": 0.005, "scam.post_window": 3}, source="trial 3")
+    assert isinstance(out.scam.lam, float) and out.scam.lam == 1.0  # int -> float, as from the file
+    assert (out.sta.train.lr, out.scam.post_window) == (0.005, 3) and out.coarse == cfg.coarse
+    assert out.params_file == "trial 3" and cfg.params_file.endswith("params.yaml")  # cfg is untouched
+    assert with_overrides(cfg, {}).params_file == "<overrides>"
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"scam.lamda": 1.0}, r"^trial 3: override 'scam.lamda': unknown key 'lamda'$"),
+        ({"scam.lam.x": 1.0}, r"^trial 3: override 'scam.lam.x': 'lam' is not a section$"),
+        ({"scam.rule": "bogus"}, r"^trial 3: 'scam.rule' = 'bogus', expected one of"),
+        ({"model.clip_frames": 4}, r"^trial 3: model.clip_frames must be odd"),  # a cross-field check
+        ({"tune.split.side": "test"}, r"^trial 3: tune.split .* is the reporting split"),  # a tune check
+    ],
+)
+def test_with_overrides_refuses_what_a_params_file_would(cfg, params, message):
+    with pytest.raises(ConfigError, match=message):
+        with_overrides(cfg, params, source="trial 3")
+
+
+def test_importing_the_config_does_not_import_torch():
+    """The config package is torch-free at import (the metric names are imported by the check)."""
+    import subprocess
+    import sys
+
+    code = "import avsal.config, sys; print('torch' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "False"

@@ -7,8 +7,16 @@ keeps its traceback. The CLIs catch this class without importing every module th
 
 from __future__ import annotations
 
-__all__ = ["AvsalError"]
+__all__ = ["AvsalError", "ValidationFailed", "NoTrainingData"]
 
 
 class AvsalError(Exception):
     """A known failure: its message names the file/URL, what was expected and what to do."""
+
+
+class ValidationFailed(AvsalError, RuntimeError):
+    """A great-expectations suite failed; raised after its report is written (dvc repro stops)."""
+
+
+class NoTrainingData(AvsalError, RuntimeError):
+    """A net has nothing to learn from (e.g. no informative pseudo-GT map on the train split)."""

@@ -1,5 +1,6 @@
 """The names of the saliency metrics: the one list that the engine, the protocol and the config
-checks share (no torch import here, so the config can check names without loading torch)."""
+checks share.  A top-level module, outside :mod:`avsal.metrics`: the config checks names at load
+time without importing torch or the metrics engine (nor making every stage depend on it)."""
 
 #: every metric the engine computes, in report order
 METRICS = ("auc_judd", "sim", "auc_shuffled", "cc", "nss", "kld")

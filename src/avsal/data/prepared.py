@@ -14,7 +14,6 @@ either complete or absent, and a rerun skips complete shards whose fingerprint m
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,9 +26,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from avsal.utils.hashing import digest
 from avsal.utils.io import atomic_write_json
 
-__all__ = ["ClipEntry", "DecodedItem", "PreparedSet", "write_prepared", "fingerprint", "file_signature"]
+__all__ = ["ClipEntry", "DecodedItem", "PreparedSet", "write_prepared"]
 
 
 @dataclass
@@ -57,24 +57,6 @@ class DecodedItem:
     labels: list[list[int]]
     split: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def fingerprint(obj: Any) -> str:
-    """Stable short hash of JSON-able settings (decides whether a cached shard is reusable)."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def file_signature(*paths: str | Path) -> str:
-    """Identity of input files by name and content (never mtime: a fresh clone or a
-    regenerated, byte-equal input must give the same fingerprint); a changed input redoes its shard."""
-    parts = []
-    for p in paths:
-        h = hashlib.md5()
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        parts.append(f"{Path(p).name}:{h.hexdigest()}")
-    return "|".join(parts)
 
 
 def _write_shard(dst: Path, items: list[DecodedItem], shard: int, fp: str) -> list[ClipEntry]:
@@ -127,14 +109,14 @@ def write_prepared(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    fp = fingerprint(settings)
+    fp = digest(settings)
     groups = [list(jobs[i : i + shard_clips]) for i in range(0, len(jobs), shard_clips)]
     entries: list[ClipEntry] = []
     pool = executor
     with tqdm(total=len(jobs), desc=desc, unit="clip", leave=False, disable=None) as bar:
         for s, group in enumerate(groups):
             dst = out / f"shard_{s:05d}"
-            shard_fp = fingerprint([fp, [job_signature(j) for j in group]]) if job_signature else fp
+            shard_fp = digest([fp, [job_signature(j) for j in group]]) if job_signature else fp
             done = _complete_shard(dst, shard_fp, [job_id(j) for j in group])
             if done is None:
                 results = pool.map(decode, group) if pool is not None else map(decode, group)

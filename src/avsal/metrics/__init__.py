@@ -5,9 +5,15 @@
 - :mod:`avsal.metrics.protocol`: blur + resize + metrics + per-video and per-dataset means;
 - :mod:`avsal.metrics.streams`: the random streams (AUC-Judd jitter, s-AUC negatives) all three
   share, so that their results can be compared number for number.
+- :mod:`avsal.metric_names`: the metric names, the one list (no torch import).
+
+The engine's parts (:mod:`~avsal.metrics.inputs`, :mod:`~avsal.metrics.draws`,
+:mod:`~avsal.metrics.chunk`, :mod:`~avsal.metrics.auc`, :mod:`~avsal.metrics.moments`) are
+internal; use :func:`score_video`.
 """
 
-from avsal.metrics.engine import METRICS, PAPER_METRICS, score_video
+from avsal.metric_names import METRICS, PAPER_METRICS
+from avsal.metrics.engine import score_video
 from avsal.metrics.frame import auc_judd, auc_shuffled, cc, kld, nss, sim
 from avsal.metrics.protocol import (
     Evaluation,

@@ -48,7 +48,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from avsal.metrics.engine import METRICS, PAPER_METRICS, Frames, score_video
+from avsal.metric_names import METRICS, PAPER_METRICS
+from avsal.metrics.engine import score_video
+from avsal.metrics.inputs import Frames
 
 #: Column order of the tidy per-frame table.
 FRAME_COLUMNS = ("dataset", "video", "frame", "metric", "value")
