@@ -30,6 +30,7 @@ def _parser(description: str, add: Callable[[argparse.ArgumentParser], None] | N
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs, and the traceback of a failure")
+    parser.add_argument("--no-mlflow", action="store_true", help="run without an MLflow run (tuning trials run stages so)")
     if add is not None:
         add(parser)
     return parser
@@ -51,6 +52,17 @@ def _record_modules(stage: str) -> None:
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, f"{stage}.json"), "w") as fh:
         json.dump({"stage": stage, "modules": mods}, fh, indent=1)
+
+
+def parse(module: Any, argv: list[str]) -> argparse.Namespace:
+    """A stage script's flags (its ``_flags``, if any) parsed from ``argv``."""
+    return _parser(module.__doc__ or "", getattr(module, "_flags", None)).parse_args(argv)
+
+
+def call(module: Any, argv: list[str], cfg: Config) -> dict[str, Any]:
+    """Run a stage script's ``main`` in this process with ``cfg`` and the flags of its dvc.yaml
+    ``cmd`` (how tuning trials run the stages of dvc.yaml without a process per stage)."""
+    return module.main(parse(module, argv), cfg)
 
 
 def run_stage(description: str, main: Main, add: Callable[[argparse.ArgumentParser], None] | None = None) -> None:

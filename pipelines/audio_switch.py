@@ -3,10 +3,10 @@
 from _common import run_stage
 
 
-def main(_, cfg):
+def main(args, cfg):
     from avsal.stages.train_cls import run_audio_switch
 
-    return run_audio_switch(cfg)
+    return run_audio_switch(cfg, track=not args.no_mlflow)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ def _flags(p):
 def main(args, cfg):
     from avsal.stages.train_cls import run
 
-    return run(cfg, stage=args.stage, net=args.net)
+    return run(cfg, stage=args.stage, net=args.net, track=not args.no_mlflow)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ def _flags(p):
 def main(args, cfg):
     from avsal.stages.sta import run_train
 
-    return run_train(cfg, variant=args.variant)
+    return run_train(cfg, variant=args.variant, track=not args.no_mlflow)
 
 
 if __name__ == "__main__":

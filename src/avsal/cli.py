@@ -91,14 +91,17 @@ def _cmd_exp_run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
-    from avsal.stages import tune
+    from avsal.tuning import run_campaign, run_worker
 
     cfg = _load(args)
     if args.worker:
-        return tune.run_worker(cfg, study=args.study, trials=args.trials, storage=args.storage, index=args.worker_index,
-                               threads=args.threads, track=not args.no_mlflow)
-    return tune.run(cfg, study=args.study, trials=args.trials, workers=args.workers, storage=args.storage,
-                    track=not args.no_mlflow, report=not args.no_reporting_score)
+        return run_worker(cfg, study=args.study, trials=args.trials, storage=args.storage, index=args.worker_index,
+                          threads=args.threads, track=not args.no_mlflow)
+    try:  # Ctrl-C stops the campaign (exit 130); the same command resumes it
+        return run_campaign(cfg, study=args.study, trials=args.trials, workers=args.workers, storage=args.storage,
+                            track=not args.no_mlflow, report=not args.no_reporting_score)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

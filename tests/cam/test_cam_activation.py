@@ -80,7 +80,8 @@ def test_cam_on_a_real_net_uses_only_the_contract() -> None:
     torch.manual_seed(0)
     model = build_model("sa", backbone="tiny", num_classes=4).eval()
     inputs = {"frame": torch.rand(2, 3, 32, 32), "audio": torch.randn(2, 1, 64, 24)}
-    cams, probs = cam_and_probs(model, inputs, torch.tensor([3, 1]), out_size=32)
+    cams, probs, cls = cam_and_probs(model, inputs, torch.tensor([3, 1]), out_size=32)
+    assert cls.tolist() == [3, 1]
     with torch.no_grad():
         feats = model.forward_features(**inputs)
         expected_probs = torch.softmax(model(**inputs), dim=1)
@@ -102,3 +103,14 @@ def test_cam_argument_errors() -> None:
         cam_from_features(_features(), torch.zeros(3, 5), 0)
     with pytest.raises(ValueError, match=r"\[B,D,h,w\]"):
         cam_from_features(torch.zeros(2, 2, 2), WEIGHT, 0)
+
+
+def test_cam_and_probs_without_a_class_explains_the_top1():
+    torch.manual_seed(0)
+    model = build_model("s", backbone="tiny", num_classes=4).eval()
+    inputs = {"frame": torch.rand(3, 3, 32, 32)}
+    cams, probs, cls = cam_and_probs(model, inputs, None, out_size=16)
+    assert cls.tolist() == probs.argmax(1).tolist()
+    same, _, _ = cam_and_probs(model, inputs, torch.full((3,), -1), out_size=16)
+    explicit, _, _ = cam_and_probs(model, inputs, cls, out_size=16)
+    assert torch.equal(cams, same) and torch.equal(cams, explicit)

@@ -72,3 +72,61 @@ def uncovered(src_rel: str, modules: set[str], deps: list[str], src: Path) -> li
         if not any(rel == Path(d) or Path(d) in rel.parents for d in deps):
             out.append(f"{mod} ({rel.as_posix()})")
     return out
+
+
+def code_deps(src_rel: str, src: Path, script: Path, repo: Path) -> list[str]:
+    """The code deps dvc.yaml lists for a stage: its script, ``pipelines/_common.py``, each
+    ``avsal.stages`` module it loads (a file: stages are small and change one at a time), every
+    other package it touches (a folder) and top-level modules (a file)."""
+    out = {script.relative_to(repo).as_posix(), "pipelines/_common.py"}
+    for mod in static_modules(src, script):
+        f = module_file(src, mod)
+        if f is None:
+            continue
+        parts = mod.split(".")
+        if len(parts) == 1 or (parts[1] == "stages") or (len(parts) == 2 and f.name != "__init__.py"):
+            out.add((Path(src_rel) / f.relative_to(src)).as_posix())
+        else:
+            out.add(f"{src_rel}/avsal/{parts[1]}")
+    return sorted(out)
+
+
+def rewrite_dvc_yaml(repo: Path) -> bool:
+    """Replace the code deps of every stage in ``dvc.yaml`` by :func:`code_deps`; True if changed."""
+    import re
+
+    path = repo / "dvc.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    out, script, in_deps, indent = [], None, False, ""
+    for line in lines:
+        m = re.search(r"cmd: python (pipelines/\w+\.py)", line)
+        if m:
+            script = repo / m.group(1)
+        if re.match(r"\s+deps:\s*$", line):
+            in_deps, indent = True, ""
+            out.append(line)
+            continue
+        if in_deps:
+            item = re.match(r"(\s+)- (.+?)\s*$", line)
+            if item and not item.group(2).endswith(":"):
+                indent = item.group(1)
+                if item.group(2).startswith(("pipelines/", "src/avsal")):
+                    continue  # regenerated below
+                out.append(line)
+                continue
+            assert script is not None, "a deps block before its cmd"
+            out += [f"{indent}- {d}\n" for d in code_deps("src", repo / "src", script, repo)]
+            in_deps = False
+        out.append(line)
+    text = "".join(out)
+    changed = text != path.read_text()
+    path.write_text(text)
+    return changed
+
+
+if __name__ == "__main__":  # python tests/pipelines/module_deps.py: regenerate dvc.yaml's code deps
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    print("dvc.yaml updated" if rewrite_dvc_yaml(root) else "dvc.yaml already lists the code every stage imports")
+    sys.exit(0)

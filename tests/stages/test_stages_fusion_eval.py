@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from avsal.stages.cams import frame_max
-from avsal.stages.evaluate import centre_bias, split_videos, summarise
+from avsal.data.fixations import FixationSet
+from avsal.stages.evaluate import centre_bias, summarise
+from avsal.stages.scam_maps import frame_max
 
 
 def test_two_tag_frames_take_the_pixelwise_max():
@@ -33,11 +34,11 @@ def test_centre_bias_peaks_in_the_middle():
 
 def test_reporting_and_tuning_splits_are_disjoint(real_samples):
     for name in ("AVAD", "Coutrot1", "DIEM"):
-        test = set(split_videos(real_samples, name, fold=1, split="test"))
-        train = set(split_videos(real_samples, name, fold=1, split="train"))
+        test = set(FixationSet(real_samples, name).split_videos("test", fold=1))
+        train = set(FixationSet(real_samples, name).split_videos("train", fold=1))
         assert test and train and not test & train
     with pytest.raises(ValueError, match="fold 7"):
-        split_videos(real_samples, "AVAD", fold=7, split="test")
+        FixationSet(real_samples, "AVAD").split_videos("test", fold=7)
 
 
 def test_net_init_is_seeded_from_params_not_from_process_history(cfg):

@@ -81,19 +81,42 @@ def test_two_workers_share_one_study_and_log_parent_and_children(in_world, tune_
 
 
 def test_a_threshold_only_change_reuses_the_trained_nets(in_world):
-    from avsal.tuning.pipeline import TrialPipeline, apply_params
+    from avsal.config import with_overrides
+    from avsal.tuning.trial import TrialPipeline
 
     cfg = in_world
     pipe = TrialPipeline(cfg)
     first = pipe.entries(cfg)
-    lam = pipe.entries(apply_params(cfg, {"scam.lam": cfg.scam.lam * 10}))
-    assert lam["switch"].hit and lam["coarse"].hit  # no coarse net retrained
-    assert lam["coarse"].key == first["coarse"].key and lam["scam_coarse"].key != first["scam_coarse"].key
-    k = apply_params(cfg, {"scam.crop_k": cfg.scam.crop_k + 0.5, "evaluate.blur_sigma": 1.0})
+    lam = pipe.entries(with_overrides(cfg, {"scam.lam": cfg.scam.lam * 10}))
+    upstream_of_scam = [n for n in first if n.startswith(("validate_raw", "prepare", "audio_switch", "train_cls@coarse", "cams@coarse"))]
+    assert len(upstream_of_scam) == 8 and all(lam[n].hit for n in upstream_of_scam)  # no coarse net retrained
+    assert lam["scam@coarse"].key != first["scam@coarse"].key and not lam["train_sta@sta"].hit
+    boxes = [(e["scam@coarse"].artifacts / "pseudo/coarse/boxes.npy").read_bytes() for e in (first, lam)]
+    if boxes[0] == boxes[1]:  # the fine nets read the boxes only (dvc.yaml): same boxes, same nets
+        assert lam["train_cls@fine-s"].hit and lam["cams@fine"].hit
+    k = with_overrides(cfg, {"scam.crop_k": cfg.scam.crop_k + 0.5, "evaluate.blur_sigma": 1.0})
     moved = pipe.entries(k)
-    assert moved["coarse"].hit and moved["switch"].hit and moved["prepared"].hit
-    blur_only = pipe.entries(apply_params(cfg, {"evaluate.blur_sigma": 3.0}))
+    assert moved["train_cls@coarse-s"].hit and moved["audio_switch"].hit and moved["prepare"].hit
+    blur_only = pipe.entries(with_overrides(cfg, {"evaluate.blur_sigma": 3.0}))
     assert all(e.hit for e in blur_only.values())  # only the scoring changes
+
+
+def test_a_failing_pseudo_gt_suite_ends_the_trial_with_its_message(in_world, tune_world):
+    """validate_pseudo runs in every trial: its failure prunes the trial, its message recorded."""
+    from avsal.config import with_overrides
+    from avsal.errors import ValidationFailed
+    from avsal.tuning import open_study, run_campaign
+    from avsal.tuning.trial import TrialPipeline
+
+    root, _ = tune_world
+    cfg = with_overrides(in_world, {"validation.min_informative_pseudo": 0.999})
+    with pytest.raises(ValidationFailed, match="informative pseudo-GT map"):
+        TrialPipeline(cfg).entries(cfg)
+    run_campaign(cfg, study="gx", trials=1, workers=1, report=False)
+    (trial,) = open_study(cfg, "gx").trials
+    assert trial.state.name == "PRUNED" and "informative pseudo-GT map" in trial.user_attrs["validation_failed"]
+    runs = mlflow_runs(root).set_index("run_id")
+    assert "informative pseudo-GT map" in runs.loc[trial.user_attrs["mlflow_run_id"], "tags.avsal.tune.validation_failed"]
 
 
 def _worker(params, study, trials, *, sleep: float, env_extra=None) -> subprocess.Popen:
@@ -157,9 +180,9 @@ def test_ctrl_c_stops_the_campaign_and_the_same_command_resumes_it(in_world, tun
     requeued = [t for t in study.trials if t.state.name == "WAITING"]
     assert len(requeued) == 1 and requeued[0].user_attrs["requeued_from"] == first.number
 
-    from avsal.stages import tune
+    from avsal.tuning import run_campaign
 
-    tune.run(cfg, study="ctrlc", trials=2, workers=1, report=False)  # the same command, again
+    run_campaign(cfg, study="ctrlc", trials=2, workers=1, report=False)  # the same command, again
     study = open_study(cfg, "ctrlc")
     redo = [t for t in study.trials if t.user_attrs.get("requeued_from") == first.number]
     assert redo[0].state.name == "COMPLETE" and redo[0].params == first.params
@@ -175,28 +198,25 @@ def _trials_or_empty(cfg, name):
         return []
 
 
-def test_the_pruning_sta_loop_trains_the_weights_of_the_sta_stage(in_world, tmp_path):
-    """``tuning.pipeline.train_sta`` mirrors ``stages.sta.run_train``: same data, seed, weights."""
+def test_a_trial_trains_sta_with_the_stage_itself(in_world, tmp_path):
+    """A trial's STA is ``stages.sta.run_train`` with epoch hooks: every epoch reported, and the
+    weights are those the stage trains in a plain workspace over the same upstream outputs."""
     import torch
 
+    from avsal.config import with_overrides
     from avsal.stages import sta
-    from avsal.tuning.cache import overlay
-    from avsal.tuning.pipeline import TrialPipeline, train_sta, with_paths
+    from avsal.tuning.trial import TrialPipeline
 
-    cfg = in_world
-    entries = TrialPipeline(cfg).entries(cfg)
-    upstream = [e for g, e in entries.items() if g != "sta"]
-    weights, epochs = {}, []
-    for name in ("stage", "tuning"):
-        art = tmp_path / name / "artifacts"
-        overlay(art, upstream)
-        c = with_paths(cfg, art, tmp_path / name / "reports")
-        if name == "stage":
-            sta.run_train(c, variant="sta", track=False)
-        else:
-            train_sta(c, score_epoch=lambda m, e: float(e), on_epoch=lambda e, v: epochs.append((e, v)))
-            assert epochs == [(e, float(e)) for e in range(cfg.sta.train.epochs)]  # every epoch reported
-        weights[name] = torch.load(art / "models" / "sta" / "sta.pt", map_location="cpu", weights_only=True)
-    assert weights["stage"].keys() == weights["tuning"].keys()
-    for k, v in weights["stage"].items():
-        assert torch.equal(v, weights["tuning"][k]), k
+    cfg = with_overrides(in_world, {"sta.train.lr": 0.00271})  # a key no other test builds
+    pipe = TrialPipeline(cfg)
+    epochs = []
+    entries = pipe.entries(cfg, score_epoch=lambda m, e, c: {"tune_objective": float(e)},
+                           on_epoch=lambda e, rec: epochs.append((e, rec["eval/tune_objective"])))
+    assert epochs == [(e, float(e)) for e in range(cfg.sta.train.epochs)]
+    ws = pipe.workspace(cfg, tmp_path / "ws", {n: e for n, e in entries.items() if n != "train_sta@sta"})
+    sta.run_train(ws, variant="sta", track=False)
+    stage = torch.load(tmp_path / "ws" / "artifacts" / "models" / "sta" / "sta.pt", map_location="cpu", weights_only=True)
+    trial = torch.load(entries["train_sta@sta"].artifacts / "models" / "sta" / "sta.pt", map_location="cpu", weights_only=True)
+    assert stage.keys() == trial.keys()
+    for k, v in stage.items():
+        assert torch.equal(v, trial[k]), k

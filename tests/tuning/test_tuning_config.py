@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from avsal.config import TUNE_METRICS, ConfigError, load_config
+from avsal.config import ConfigError, load_config
+from avsal.metric_names import METRICS
 
 
 def _params(tmp_path: Path, repo_root: Path, mutate) -> Path:
@@ -33,10 +34,13 @@ def test_params_yaml_space_is_typed_and_holds_the_current_params(cfg):
     assert off == [] and params["scam.rule"] == cfg.scam.rule  # the first trial is the default params
 
 
-def test_objective_metrics_are_the_engines():
-    from avsal.metrics.engine import METRICS
+def test_objective_metrics_are_the_engines(tmp_path, repo_root):
+    """The config checks the objective against the one list of names, the one the engine computes."""
+    from avsal.metrics.engine import METRICS as ENGINE_METRICS
 
-    assert tuple(TUNE_METRICS) == tuple(METRICS)
+    assert tuple(ENGINE_METRICS) == METRICS
+    p = _params(tmp_path, repo_root, lambda t: t["objective"].__setitem__("metrics", list(METRICS)))
+    assert load_config(p).tune.objective.metrics == METRICS
 
 
 @pytest.mark.parametrize(
@@ -81,8 +85,7 @@ def test_overlapping_splits_are_refused_before_anything_starts(tiny_world_copy, 
     """Fold 2's train side holds fold 1's test (reporting) videos: no campaign, no study."""
     import dataclasses
 
-    from avsal.stages import tune
-    from avsal.tuning import SplitOverlapError, check_splits
+    from avsal.tuning import SplitOverlapError, check_splits, run_campaign
 
     scfg, data = tiny_world_copy
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'never.db'}")
@@ -93,7 +96,7 @@ def test_overlapping_splits_are_refused_before_anything_starts(tiny_world_copy, 
     assert all(v["tuning"] > 0 and v["reporting"] > 0 for v in sizes.values())
     bad = dataclasses.replace(ok, tune=dataclasses.replace(ok.tune, split=dataclasses.replace(ok.tune.split, fold=2)))
     with pytest.raises(SplitOverlapError, match=r"share videos \(AVAD: AVAD_v0"):
-        tune.run(bad, study="overlap", trials=2)
+        run_campaign(bad, study="overlap", trials=2)
     assert not (tmp_path / "artifacts").exists() and not (tmp_path / "never.db").exists()
 
 
@@ -129,15 +132,16 @@ def test_best_params_yaml_applies_with_load_config_and_the_printed_command(tmp_p
     assert parse_overrides(cmd[4::2]) == best  # what `dvc exp run -S` / `avsal -S` read back
 
 
-def test_apply_params_retypes_and_rechecks(cfg):
-    from avsal.tuning.pipeline import apply_params
+def test_trial_params_are_retyped_and_rechecked(cfg):
+    from avsal.config import with_overrides
 
-    out = apply_params(cfg, {"scam.lam": 1e-3, "sta.train.lr": 0.005, "scam.post_window": 3})
+    out = with_overrides(cfg, {"scam.lam": 1e-3, "sta.train.lr": 0.005, "scam.post_window": 3}, source="<trial>")
     assert (out.scam.lam, out.sta.train.lr, out.scam.post_window) == (1e-3, 0.005, 3) and out.coarse == cfg.coarse
+    assert out.params_file == "<trial>"
     with pytest.raises(ConfigError, match="scam.rule"):
-        apply_params(cfg, {"scam.rule": "bogus"})
+        with_overrides(cfg, {"scam.rule": "bogus"})
     with pytest.raises(ConfigError, match="unknown key"):
-        apply_params(cfg, {"scam.lamda": 1.0})
+        with_overrides(cfg, {"scam.lamda": 1.0})
 
 
 def test_suggestions_cover_every_type(cfg):

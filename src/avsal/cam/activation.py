@@ -83,9 +83,17 @@ def class_activation_map(
 
 @torch.no_grad()
 def cam_and_probs(
-    model: nn.Module, inputs: Mapping[str, Tensor], class_idx: int | Tensor, *, out_size: Size
-) -> tuple[Tensor, Tensor]:
-    """CAM [B, H, W] and softmax probabilities [B, C] from one forward pass (SCAM needs both)."""
+    model: nn.Module, inputs: Mapping[str, Tensor], class_idx: int | Tensor | None, *, out_size: Size
+) -> tuple[Tensor, Tensor, Tensor]:
+    """CAM [B, H, W], softmax probabilities [B, C] and the explained class [B], one forward pass.
+
+    SCAM needs both the map and the probabilities.  ``class_idx=None`` (or -1 in every row)
+    explains each sample's top-1 class: an untagged video has no tag to explain.
+    """
     features = model.forward_features(**inputs)  # [B, D, h, w]
     probs = torch.softmax(model.forward_head(features).float(), dim=1)  # [B, C]
-    return _cam_maps(features, model.get_classifier(), class_idx, out_size), probs
+    if class_idx is None or (isinstance(class_idx, Tensor) and bool((class_idx < 0).all())):
+        cls = probs.argmax(1)
+    else:
+        cls = _class_index(class_idx, features.shape[0], probs.shape[1]).to(features.device)
+    return _cam_maps(features, model.get_classifier(), cls, out_size), probs, cls

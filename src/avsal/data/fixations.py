@@ -234,6 +234,14 @@ class FixationSet:
     def fold_entries(self, split: str, fold: int | None) -> list[FoldEntry]:
         return read_fold_list(fold_list_path(self.root, self.name, split, fold))
 
+    def split_videos(self, split: str, *, fold: int) -> list[str]:
+        """Videos of one side of ``fold`` (``test`` = reporting, ``train`` = tuning); DIEM has one split."""
+        folds = self.folds()
+        k = None if folds == [None] else fold
+        if k is not None and k not in folds:
+            raise ValueError(f"{self.name}: fold {fold} not in its fold lists {folds}")
+        return [e.video for e in self.fold_entries(split, k)]
+
     def all_entries(self) -> list[FoldEntry]:
         """Every video named by any fold list, once, in first-seen order."""
         seen: dict[str, FoldEntry] = {}

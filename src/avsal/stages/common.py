@@ -1,7 +1,7 @@
-"""What the method's stages share: artifact paths, net construction, loss functions, inference.
+"""What the method's stages share: net construction, training, loss functions, inference, tracking.
 
-Paths of every stage output are derived here from ``paths.artifacts`` (declared once in
-params.yaml), so stages, dvc.yaml templating and tests agree.
+Where outputs live is :mod:`avsal.stages.artifacts`; this module and that one are the only
+modules under ``avsal.stages`` that stage modules import.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from avsal.config import Config, TrainSpec
+from avsal.stages.artifacts import Paths, uses_switch
 from avsal.training import (
     TrainConfig,
     autocast_context,
@@ -28,15 +29,15 @@ from avsal.training import (
 )
 
 __all__ = [
-    "Paths",
     "build_net",
     "load_net",
+    "load_switch",
+    "load_sta",
     "train_config",
     "cls_loss",
     "infer",
     "tracker_for",
     "fit",
-    "file_digest",
     "NET_INPUTS",
 ]
 
@@ -50,32 +51,6 @@ NET_INPUTS: dict[str, tuple[str, ...]] = {
     "sta": ("frame", "clip", "audio"),
     "sta_cls": ("frame", "clip", "audio"),
 }
-
-
-class Paths:
-    """Every artifact path of the pipeline, under ``paths.artifacts`` / ``paths.reports``."""
-
-    def __init__(self, cfg: Config) -> None:
-        self.art = Path(cfg.paths.artifacts)
-        self.rep = Path(cfg.paths.reports)
-
-    def model(self, stage: str, net: str) -> Path:
-        return self.art / "models" / stage / f"{net}.pt"
-
-    def checkpoints(self, stage: str, net: str) -> Path:
-        return self.art / "checkpoints" / stage / net
-
-    def cams(self, stage: str) -> Path:
-        return self.art / "cams" / stage
-
-    def pseudo(self, stage: str) -> Path:
-        return self.art / "pseudo" / stage
-
-    def predictions(self, name: str) -> Path:
-        return self.art / "predictions" / name
-
-    def report(self, name: str) -> Path:
-        return self.rep / name
 
 
 def net_kwargs(cfg: Config, kind: str) -> dict[str, Any]:
@@ -123,6 +98,22 @@ def load_net(cfg: Config, kind: str, path: Path, *, num_classes: int | None, swi
     return net.eval()
 
 
+def load_switch(cfg: Config) -> nn.Module | None:
+    """The trained, frozen audio switch, or None when the switch is disabled (ablation)."""
+    if not cfg.audio_switch.enabled:
+        return None
+    path = Paths(cfg).model("audio_switch", "switch")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: audio switch not trained; run the audio_switch stage first")
+    return load_net(cfg, "audio_switch", path, num_classes=None)
+
+
+def load_sta(cfg: Config, variant: str = "sta") -> nn.Module:
+    """The trained STA net of ``variant`` (with its frozen switch where it has one), in eval mode."""
+    switch = load_switch(cfg) if uses_switch(cfg, variant) else None
+    return load_net(cfg, "sta", Paths(cfg).model("sta", variant), num_classes=None, switch=switch)
+
+
 def train_config(
     cfg: Config, spec: TrainSpec, *, checkpoint_dir: Path | None, export_path: Path | None, seed_offset: int = 0, inputs: Any = None
 ) -> TrainConfig:
@@ -133,12 +124,12 @@ def train_config(
     changed parameter starts a fresh run instead of resuming an incompatible one.
     """
     if checkpoint_dir is not None:
-        from avsal.data.prepared import fingerprint
         from avsal.utils.code import code_fingerprint
+        from avsal.utils.hashing import digest
 
         # the code too: a checkpoint of other code is never resumed
         code = code_fingerprint("avsal.models", "avsal.training", "avsal.data", "avsal.stages")
-        checkpoint_dir = Path(checkpoint_dir) / fingerprint([spec, cfg.model, cfg.runtime, cfg.project.seed, seed_offset, inputs, code])
+        checkpoint_dir = Path(checkpoint_dir) / digest([spec, cfg.model, cfg.runtime, cfg.project.seed, seed_offset, inputs, code])
     return TrainConfig(
         epochs=spec.epochs,
         batch_size=spec.batch_size,
@@ -197,16 +188,6 @@ def infer(
             for k, v in res.items():
                 outs.setdefault(k, []).append(v.detach().float().cpu().numpy())
     return {k: np.concatenate(v) for k, v in outs.items()}
-
-
-def file_digest(*paths: Path) -> str:
-    """md5 of small index files (prepared index, boxes): part of a checkpoint's fingerprint."""
-    import hashlib
-
-    h = hashlib.md5()
-    for p in paths:
-        h.update(Path(p).read_bytes() if Path(p).is_file() else b"<missing>")
-    return h.hexdigest()
 
 
 def fit(model: nn.Module, train_set: Dataset, loss_fn: Callable, tcfg: TrainConfig, **kw: Any) -> Any:

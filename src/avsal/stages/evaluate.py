@@ -22,10 +22,11 @@ from avsal.config import Config
 from avsal.data.datasets import MapStore
 from avsal.data.fixations import FixationSet
 from avsal.metrics.protocol import ProtocolConfig, VideoInput, evaluate
-from avsal.stages.common import Paths, tracker_for
+from avsal.stages.artifacts import MAP_NAMES, Paths
+from avsal.stages.common import tracker_for
 from avsal.utils.io import atomic_write_bytes, write_result_json
 
-__all__ = ["split_videos", "centre_bias", "score", "run", "run_ablations", "TABLE4_METHODS", "ABLATION_METHODS"]
+__all__ = ["GroundTruth", "protocol", "score_videos", "video_maps", "centre_bias", "score", "summarise", "run", "run_ablations", "TABLE4_METHODS", "ABLATION_METHODS"]
 
 #: method name -> (source, key): source "pred" = STA predictions of a variant, "map" = method maps
 TABLE4_METHODS: dict[str, tuple[str, str]] = {
@@ -50,16 +51,6 @@ ABLATION_METHODS: dict[str, tuple[str, str]] = {
 }
 
 
-def split_videos(root: str | Path, set_name: str, *, fold: int, split: str) -> list[str]:
-    """Videos of one side of a fold (``test`` = reporting, ``train`` = tuning); DIEM has one split."""
-    fs = FixationSet(root, set_name)
-    folds = fs.folds()
-    k = None if folds == [None] else fold
-    if k is not None and k not in folds:
-        raise ValueError(f"{set_name}: fold {fold} not in its fold lists {folds}")
-    return [e.video for e in fs.fold_entries(split, k)]
-
-
 def centre_bias(shape: tuple[int, int]) -> np.ndarray:
     """A centred anisotropic Gaussian (sigma = a quarter of each side): the classic baseline."""
     h, w = shape
@@ -68,7 +59,8 @@ def centre_bias(shape: tuple[int, int]) -> np.ndarray:
     return np.exp(-0.5 * (y[:, None] ** 2 + x[None, :] ** 2)).astype(np.float32)
 
 
-def _video_maps(store: MapStore, video: str, n: int, channel: int | None) -> np.ndarray:
+def video_maps(store: MapStore, video: str, n: int, channel: int | None = None) -> np.ndarray:
+    """One video's maps [n, H, W] (float32, frame order) from a store of a whole set."""
     rows = [k for k, (cid, _) in enumerate(store.refs) if cid == video]
     if len(rows) != n:
         raise ValueError(f"{video}: {len(rows)} predicted frames, the set has {n}")
@@ -78,43 +70,75 @@ def _video_maps(store: MapStore, video: str, n: int, channel: int | None) -> np.
 
 
 def _method_loader(cfg: Config, set_name: str, source: str, key: str) -> Callable[[str, int, tuple[int, int]], np.ndarray]:
-    from avsal.stages.method_maps import MAP_NAMES
-
     paths = Paths(cfg)
     if source == "pred":
-        store = MapStore.load(paths.predictions(f"{key}/{set_name}"))
-        return lambda v, n, shape: _video_maps(store, v, n, None)
+        store = MapStore.load(paths.predictions(key, set_name))
+        return lambda v, n, shape: video_maps(store, v, n, None)
     if source == "map":
-        store = MapStore.load(paths.art / "method_maps" / set_name)
+        store = MapStore.load(paths.method_maps(set_name))
         ch = MAP_NAMES.index(key)
-        return lambda v, n, shape: _video_maps(store, v, n, ch)
+        return lambda v, n, shape: video_maps(store, v, n, ch)
     if source == "centre":
         return lambda v, n, shape: np.repeat(centre_bias(shape)[None], n, axis=0)
     raise ValueError(f"unknown method source {source!r}")
 
 
+class GroundTruth:
+    """Fixation points and GT density maps of fixation videos, read once per process (a tuning
+    trial scores its net after every epoch against the same videos)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+
+    def get(self, set_name: str, video: str) -> tuple[np.ndarray, np.ndarray]:
+        """(fixations bool [T, H, W], GT maps float [T, H, W]) at the annotation size."""
+        if (set_name, video) not in self._cache:
+            vid = FixationSet(self.root, set_name).video(video)
+            n, shape = vid.check()
+            fix = np.stack([vid.fixations(i, shape=shape) for i in range(n)])
+            gt = np.stack([vid.saliency_map(i) for i in range(n)])
+            self._cache[(set_name, video)] = (fix, gt)
+        return self._cache[(set_name, video)]
+
+
+def protocol(cfg: Config, metrics: tuple[str, ...] | None = None) -> ProtocolConfig:
+    """The STAViS/MIT protocol of ``evaluate.*`` (the paper's five metrics unless ``metrics``)."""
+    kw = {} if metrics is None else {"metrics": tuple(metrics)}
+    return ProtocolConfig(sigma=cfg.evaluate.blur_sigma, n_splits=cfg.evaluate.s_auc_splits, step=cfg.evaluate.s_auc_step,
+                          seed=cfg.evaluate.seed, **kw)
+
+
+MapsOf = Callable[[str, int, tuple[int, int]], np.ndarray]
+
+
+def score_videos(cfg: Config, truth: GroundTruth, set_name: str, videos: list[str], maps_of: MapsOf, *,
+                 metrics: tuple[str, ...] | None = None, workers: int | None = None) -> Any:
+    """Score one method's maps (``maps_of(video, n_frames, gt_shape)``) on ``videos`` of a set.
+
+    The one scoring path of the evaluate/ablations stages and of tuning trials; returns the
+    protocol's :class:`~avsal.metrics.protocol.Evaluation` (per-frame scores and means).
+    """
+    inputs = []
+    for v in videos:
+        fix, gt = truth.get(set_name, v)
+        preds = maps_of(v, len(fix), fix.shape[1:])
+        if len(preds) != len(fix):
+            raise ValueError(f"{set_name}/{v}: {len(preds)} predicted frames, {len(fix)} annotated")
+        inputs.append(VideoInput(name=v, preds=preds, fix=fix, gt_maps=gt))
+    device = None if cfg.runtime.device == "auto" else cfg.runtime.device
+    return evaluate({set_name: inputs}, protocol(cfg, metrics), device=device, workers=workers)
+
+
 def score(cfg: Config, methods: dict[str, tuple[str, str]], *, split: str = "test", sets: list[str] | None = None) -> pd.DataFrame:
     """Tidy per-frame table (method, dataset, video, frame, metric, value) for ``methods``."""
-    pconf = ProtocolConfig(sigma=cfg.evaluate.blur_sigma, n_splits=cfg.evaluate.s_auc_splits, step=cfg.evaluate.s_auc_step, seed=cfg.evaluate.seed)
     root = Path(cfg.paths.fixation_root)
-    gt_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    truth = GroundTruth(root)
     tables = []
     for set_name in sets or list(cfg.datasets.fixation_sets):
-        fs = FixationSet(root, set_name)
-        videos = split_videos(root, set_name, fold=cfg.evaluate.fold, split=split)
+        videos = FixationSet(root, set_name).split_videos(split, fold=cfg.evaluate.fold)
         for method, (source, key) in methods.items():
-            load = _method_loader(cfg, set_name, source, key)
-            inputs = []
-            for v in videos:
-                if (set_name, v) not in gt_cache:
-                    vid = fs.video(v)
-                    n, shape = vid.check()
-                    fix = np.stack([vid.fixations(i, shape=shape) for i in range(n)])
-                    gt = np.stack([vid.saliency_map(i) for i in range(n)])
-                    gt_cache[(set_name, v)] = (fix, gt)
-                fix, gt = gt_cache[(set_name, v)]
-                inputs.append(VideoInput(name=v, preds=load(v, len(fix), fix.shape[1:]), fix=fix, gt_maps=gt))
-            ev = evaluate({set_name: inputs}, pconf, device=None if cfg.runtime.device == "auto" else cfg.runtime.device)
+            ev = score_videos(cfg, truth, set_name, videos, _method_loader(cfg, set_name, source, key))
             tables.append(ev.frames.assign(method=method))
     out = pd.concat(tables, ignore_index=True)
     return out[["method", "dataset", "video", "frame", "metric", "value"]]
@@ -140,7 +164,7 @@ def _run(cfg: Config, name: str, methods: dict[str, tuple[str, str]], split: str
     with tracker_for(cfg, name, params={"evaluate": cfg.evaluate, "split": split, "methods": methods}) as h:
         frames = score(cfg, methods, split=split)
         summary = summarise(frames)
-        atomic_write_bytes(paths.art / "eval" / f"{name}_frames.csv", frames.to_csv(index=False).encode())
+        atomic_write_bytes(paths.eval_frames(name), frames.to_csv(index=False).encode())
         result = {
             "split": split,
             "fold": cfg.evaluate.fold,

@@ -3,7 +3,7 @@
 Why: Tables 1-3 score single-source CAMs, average vs selective SCAM and coarse vs fine SCAM
 against human fixations, and the evaluate stage reports "the final pseudo-GT method applied
 directly to the test videos" as a reference row.  Test videos carry no tag, so ``v`` is the S
-net's top-1 class (Eq. 2 names the S net's tag); see ``avsal.stages.cams``.
+net's top-1 class (Eq. 2 names the S net's tag); see ``avsal.stages.scam_maps``.
 """
 
 from __future__ import annotations
@@ -17,34 +17,17 @@ import torch
 from avsal.cam import box_from_map
 from avsal.config import Config
 from avsal.data.datasets import MapStore
-from avsal.data.prepared import PreparedSet
-from avsal.stages.cams import compute_cams, fuse
-from avsal.stages.common import Paths
-from avsal.stages.prepare import prepared_dir
+from avsal.stages import artifacts
+from avsal.stages.artifacts import Paths
+from avsal.stages.scam_maps import compute_cams, fuse
 from avsal.utils.io import write_result_json
 
-__all__ = ["MAP_NAMES", "run", "load"]
-
-#: the maps written per frame, in this order
-MAP_NAMES = (
-    "cam_s",
-    "cam_st",
-    "cam_sa",
-    "cam_sta",
-    "scam_avg_coarse",
-    "scam_sel_coarse",
-    "scam_avg_fine",
-    "scam_sel_fine",
-    "cam_s_fine",
-    "cam_st_fine",
-    "cam_sa_fine",
-)
-
+__all__ = ["run"]
 
 def run(cfg: Config, *, name: str) -> dict[str, Any]:
     """All method maps of every frame of fixation set ``name`` -> artifacts/method_maps/<name>."""
     t0 = time.perf_counter()
-    prepared = PreparedSet(prepared_dir(cfg, name))
+    prepared = artifacts.prepared(cfg, name)
     refs = prepared.frame_refs()
     coarse = compute_cams(cfg, "coarse", prepared, refs, None, nets=("s", "st", "sa", "sta_cls"))
     cams, probs, v = coarse["cams"], coarse["probs"], coarse["tags"]
@@ -63,12 +46,8 @@ def run(cfg: Config, *, name: str) -> dict[str, Any]:
         axis=1,
     )  # [N, 11, H, W] in MAP_NAMES order
     ids = [(prepared.clips[ci].clip_id, i) for ci, i in refs]
-    MapStore(maps, ids, {"boxes": boxes, "v_coarse": v, "v_fine": fine["tags"]}).save(Paths(cfg).art / "method_maps" / name)
+    MapStore(maps, ids, {"boxes": boxes, "v_coarse": v, "v_fine": fine["tags"]}).save(Paths(cfg).method_maps(name))
     agree = float((fine["probs"].argmax(2) == fine["tags"][:, None]).mean())
     metrics = {"frames": len(refs), "fine_top1_agreement": agree, "seconds": round(time.perf_counter() - t0, 2)}
     write_result_json(Paths(cfg).report(f"method_maps/{name}.json"), metrics)
     return metrics
-
-
-def load(cfg: Config, name: str) -> MapStore:
-    return MapStore.load(Paths(cfg).art / "method_maps" / name)

@@ -6,7 +6,6 @@ import functools
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -15,23 +14,13 @@ import numpy as np
 from avsal.config import Config
 from avsal.data.ave import AVEDataset
 from avsal.data.fixations import FixationSet
-from avsal.data.prepared import (
-    DecodedItem,
-    PreparedSet,
-    file_signature,
-    fingerprint,
-    write_prepared,
-)
+from avsal.data.prepared import DecodedItem, write_prepared
 from avsal.data.video import decode_clip
+from avsal.stages.artifacts import Paths
 from avsal.utils.code import code_fingerprint
+from avsal.utils.hashing import digest, file_digest
 
-__all__ = ["run", "ave_job", "fixation_job", "prepared_dir"]
-
-
-def prepared_dir(cfg: Config, name: str) -> Path:
-    """``artifacts/prepared/ave`` or ``artifacts/prepared/fixations/<SET>``."""
-    base = Path(cfg.paths.artifacts) / "prepared"
-    return base / "ave" if name == "ave" else base / "fixations" / name
+__all__ = ["run", "ave_job", "fixation_job"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +72,7 @@ def _fixation_signature(job: tuple[str, str, str, int, float]) -> str:
     """Identity of a fixation video's inputs: its frame folder listing and its wav."""
     root, set_name, video, _, _ = job
     v = FixationSet(root, set_name).video(video)
-    return fingerprint([file_signature(*sorted(v.frame_dir.iterdir())), file_signature(v.wav_path)])
+    return digest([file_digest(*sorted(v.frame_dir.iterdir())), file_digest(v.wav_path)])
 
 
 def run(cfg: Config, *, sets: list[str] | None = None) -> dict[str, Any]:
@@ -110,11 +99,11 @@ def run(cfg: Config, *, sets: list[str] | None = None) -> dict[str, Any]:
 def _run(cfg: Config, jobs: list, settings: dict, size: tuple[int, int], sets: list[str] | None, pool, t0: float) -> dict[str, Any]:
     p = cfg.prepare
     ave = write_prepared(
-        prepared_dir(cfg, "ave"),
+        Paths(cfg).prepared("ave"),
         jobs,
         functools.partial(ave_job, fps=p.fps, size=size, variant=p.audio_variant),
         job_id=lambda j: j.clip_id,
-        job_signature=lambda j: file_signature(j.path),
+        job_signature=lambda j: file_digest(j.path),
         settings=settings,
         shard_clips=p.shard_clips,
         executor=pool,
@@ -126,7 +115,7 @@ def _run(cfg: Config, jobs: list, settings: dict, size: tuple[int, int], sets: l
         fs = FixationSet(cfg.paths.fixation_root, name)
         fjobs = [(str(fs.root), name, e.video, e.n_frames, e.fps) for e in fs.all_entries()]
         fset = write_prepared(
-            prepared_dir(cfg, name),
+            Paths(cfg).prepared(name),
             fjobs,
             functools.partial(fixation_job, size=size, variant=p.audio_variant),
             job_id=lambda j: j[2],
@@ -139,7 +128,3 @@ def _run(cfg: Config, jobs: list, settings: dict, size: tuple[int, int], sets: l
         metrics[f"{name}_frames"] = sum(c.n_frames for c in fset.clips)
     metrics["seconds"] = round(time.perf_counter() - t0, 2)
     return metrics
-
-
-def load(cfg: Config, name: str) -> PreparedSet:
-    return PreparedSet(prepared_dir(cfg, name))

@@ -44,15 +44,15 @@ def _qualitative(cfg: Config, sets: list[str]) -> tuple[bytes | None, str]:
     if not any((p / "refs.json").is_file() for p in stores):
         return None, f"no STA predictions (`{art}/predictions/sta/<SET>`) or method maps (`{art}/method_maps/<SET>`) yet"
     # imported here: these pull in torch and the nets, which a report of numbers alone does not need
-    from avsal.stages.evaluate import split_videos
-    from avsal.stages.method_maps import MAP_NAMES
+    from avsal.data.fixations import FixationSet
+    from avsal.stages.artifacts import MAP_NAMES
 
     samples, notes = collect_samples(
         fixation_root=Path(cfg.paths.fixation_root),
         predictions=art / "predictions" / "sta",
         method_maps=art / "method_maps",
         sets=sets,
-        videos_of=lambda s: split_videos(cfg.paths.fixation_root, s, fold=cfg.evaluate.fold, split="test"),
+        videos_of=lambda s: FixationSet(cfg.paths.fixation_root, s).split_videos("test", fold=cfg.evaluate.fold),
         pseudo_channel=MAP_NAMES.index("scam_sel_fine"),
     )
     note = ("Skipped: " + "; ".join(notes) + ".") if notes else ""

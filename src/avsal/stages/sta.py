@@ -7,6 +7,7 @@ fixation map for every frame of any video; here, the six eye-tracking sets.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,31 +17,25 @@ import torch
 from avsal.config import Config
 from avsal.data.datasets import FrameDataset, MapStore
 from avsal.data.prepared import PreparedSet
+from avsal.errors import NoTrainingData
+from avsal.stages import artifacts
+from avsal.stages.artifacts import STA_VARIANTS, Paths, uses_switch
 from avsal.stages.common import (
-    Paths,
     build_net,
-    file_digest,
     fit,
     infer,
-    load_net,
+    load_sta,
+    load_switch,
     tracker_for,
     train_config,
 )
-from avsal.stages.prepare import prepared_dir
-from avsal.stages.train_cls import load_switch
+from avsal.utils.hashing import file_digest
 from avsal.utils.io import write_result_json
 
 __all__ = ["VARIANTS", "STATraining", "setup_training", "run_train", "run_predict", "predict_set", "uses_switch", "pseudo_split", "serving_net"]
 
 
-VARIANTS = ("sta", "sta_noswitch")
-
-
-def uses_switch(cfg: Config, variant: str) -> bool:
-    """``sta`` is the main net (with the audio switch unless disabled); ``sta_noswitch`` the ablation."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown STA variant {variant!r}; expected one of {VARIANTS}")
-    return variant == "sta" and cfg.sta.audio_switch and cfg.audio_switch.enabled
+VARIANTS = STA_VARIANTS
 
 
 def serving_net(*, params: dict[str, Any], with_switch: bool) -> torch.nn.Module:
@@ -96,14 +91,14 @@ class STATraining:
 def setup_training(cfg: Config, *, variant: str = "sta") -> STATraining:
     """Data, net and engine config of STA for ``variant``; the checkpoint fingerprint covers all."""
     paths = Paths(cfg)
-    prepared = PreparedSet(prepared_dir(cfg, "ave"))
+    prepared = artifacts.prepared(cfg, "ave")
     refs, maps = pseudo_split(cfg, prepared, "train")
     vrefs, vmaps = pseudo_split(cfg, prepared, "val")
     kw = dict(input_size=cfg.sta.input_size, clip_frames=cfg.model.clip_frames)
     switch = load_switch(cfg) if uses_switch(cfg, variant) else None
     # both variants start from the same seed, so the switch is the only difference
     tcfg = train_config(cfg, cfg.sta.train, checkpoint_dir=paths.checkpoints("sta", variant), export_path=paths.model("sta", variant), seed_offset=300,
-                        inputs=[variant, cfg.sta, switch is not None, file_digest(prepared.root / "index.json", paths.pseudo("fine") / "maps.npy")])
+                        inputs=[variant, cfg.sta, switch is not None, file_digest(prepared.root / "index.json", paths.pseudo("fine") / "maps.npy", missing_ok=True)])
     return STATraining(
         train_set=FrameDataset(prepared, refs, pseudo=maps, hflip=True, **kw),
         val_set=FrameDataset(prepared, vrefs, pseudo=vmaps, **kw),
@@ -113,19 +108,44 @@ def setup_training(cfg: Config, *, variant: str = "sta") -> STATraining:
     )
 
 
-def run_train(cfg: Config, *, variant: str = "sta", track: bool = True) -> dict[str, Any]:
-    """Train STA on the pseudo fixations of the AVE train split; export its state_dict."""
+#: ``score_epoch(model, epoch) -> {name: value}``: extra per-epoch metrics (eval mode, no grad)
+ScoreEpoch = Callable[[torch.nn.Module, int], dict[str, float]]
+#: ``on_epoch(epoch, record)``: after the epoch's checkpoint is on disk; may raise to stop (pruning)
+OnEpoch = Callable[[int, dict[str, Any]], None]
+
+
+def run_train(
+    cfg: Config, *, variant: str = "sta", track: bool = True, score_epoch: ScoreEpoch | None = None, on_epoch: OnEpoch | None = None
+) -> dict[str, Any]:
+    """Train STA on the pseudo fixations of the AVE train split; export its state_dict.
+
+    ``score_epoch`` / ``on_epoch`` are how a tuning trial reads its objective after every epoch
+    and stops a pruned run; a stopped run resumes from its checkpoint when asked again.
+    """
     paths = Paths(cfg)
     st = setup_training(cfg, variant=variant)
     train_set, val_set, model, tcfg, switch = st.train_set, st.val_set, st.model, st.config, st.switch
+    if len(train_set) == 0:
+        raise NoTrainingData(f"{paths.pseudo('fine')}: no informative pseudo-GT map on the AVE train split: nothing to train STA on")
+
+    def eval_fn(m: torch.nn.Module, epoch: int) -> dict[str, float]:
+        out = {"val_bce": _val_bce(m, val_set, cfg)}
+        if score_epoch is not None:
+            out.update(score_epoch(m, epoch))
+        return out
+
+    def epoch_end(epoch: int, record: dict[str, Any]) -> None:
+        h.log_metrics({k: v for k, v in record.items() if isinstance(v, float)}, step=epoch)
+        if on_epoch is not None:
+            on_epoch(epoch, record)
+
     name = variant
     t0 = time.perf_counter()
     params = {"variant": name, "audio_switch": switch is not None, "sta": cfg.sta, "model": cfg.model, "scam": cfg.scam, "n_train_frames": len(train_set)}
     with tracker_for(cfg, f"train_sta@{name}", params=params, enabled=track) as h:
         result = fit(
             model, train_set, sta_loss_fn, tcfg,
-            eval_fn=lambda m, e: {"val_bce": _val_bce(m, val_set, cfg)},
-            on_epoch_end=lambda e, rec: h.log_metrics({k: v for k, v in rec.items() if isinstance(v, float)}, step=e),
+            eval_fn=eval_fn, on_epoch_end=epoch_end,
         )
         metrics = {
             "train_bce": float(result.history[-1]["train/loss"]) if result.history else float("nan"),
@@ -150,12 +170,24 @@ def run_train(cfg: Config, *, variant: str = "sta", track: bool = True) -> dict[
     return metrics
 
 
-def predict_set(cfg: Config, name: str, *, variant: str = "sta") -> MapStore:
-    """STA predictions [N, H, W] (cached-frame size, float16) for every frame of a fixation set."""
-    prepared = PreparedSet(prepared_dir(cfg, name))
+def predict_set(
+    cfg: Config, name: str, *, variant: str = "sta", videos: list[str] | None = None, model: torch.nn.Module | None = None
+) -> MapStore:
+    """STA predictions [N, H, W] (cached-frame size, float32) of a fixation set's frames.
+
+    ``videos``: only these (default all); ``model``: this net instead of the trained ``variant``
+    (a tuning trial scores its net after every epoch; its train/eval mode is restored).
+    """
+    prepared = artifacts.prepared(cfg, name)
     refs = prepared.frame_refs()
-    switch = load_switch(cfg) if uses_switch(cfg, variant) else None
-    model = load_net(cfg, "sta", Paths(cfg).model("sta", variant), num_classes=None, switch=switch)
+    if videos is not None:
+        missing = set(videos) - set(prepared.by_id)
+        if missing:
+            raise KeyError(f"{prepared.root}: videos {sorted(missing)} were not prepared")
+        wanted = set(videos)
+        refs = [(ci, i) for ci, i in refs if prepared.clips[ci].clip_id in wanted]
+    was_training = model.training if model is not None else False
+    model = model if model is not None else load_sta(cfg, variant)
     ds = FrameDataset(prepared, refs, input_size=cfg.sta.input_size, clip_frames=cfg.model.clip_frames)
     full = prepared.frame_size
 
@@ -163,15 +195,18 @@ def predict_set(cfg: Config, name: str, *, variant: str = "sta") -> MapStore:
         p = m(frame=b["frame"], clip=b["clip"], audio=b["audio"])  # [B, 1, h, w] in (0, 1)
         return {"map": torch.nn.functional.interpolate(p.float(), size=full, mode="bilinear", align_corners=False)[:, 0]}
 
-    out = infer(model, ds, fn, batch_size=cfg.runtime.infer_batch_size, device=cfg.runtime.device, desc=f"predict {name}")
+    try:
+        out = infer(model, ds, fn, batch_size=cfg.runtime.infer_batch_size, device=cfg.runtime.device, desc=f"predict {name}")
+    finally:
+        model.train(was_training)
     ids = [(prepared.clips[ci].clip_id, i) for ci, i in refs]
-    return MapStore(out["map"].astype(np.float16), ids)
+    return MapStore(out["map"], ids)
 
 
 def run_predict(cfg: Config, *, name: str, variant: str = "sta") -> dict[str, Any]:
     """Stage predict@<set>: write the STA predictions of one fixation set."""
     t0 = time.perf_counter()
     store = predict_set(cfg, name, variant=variant)
-    folder = Paths(cfg).predictions(f"{variant}/{name}")
-    store.save(folder)
+    folder = Paths(cfg).predictions(variant, name)
+    MapStore(np.asarray(store.maps).astype(np.float16), store.refs).save(folder)  # float16 on disk
     return {"frames": len(store.refs), "seconds": round(time.perf_counter() - t0, 2), "path": str(folder)}

@@ -17,56 +17,33 @@ import torch
 import torch.nn.functional as F
 
 from avsal.config import Config
-from avsal.data.datasets import FrameDataset, MapStore
+from avsal.data.datasets import FrameDataset
 from avsal.data.prepared import PreparedSet
+from avsal.stages import artifacts
+from avsal.stages.artifacts import NETS, Paths, coarse_boxes_for
 from avsal.stages.common import (
-    Paths,
     build_net,
     cls_loss,
-    file_digest,
     fit,
     infer,
-    load_net,
+    load_switch,
     net_inputs,
     tracker_for,
     train_config,
 )
-from avsal.stages.prepare import prepared_dir
+from avsal.utils.hashing import file_digest
 from avsal.utils.io import write_result_json
 
-__all__ = ["run", "run_audio_switch", "coarse_boxes_for", "load_switch"]
-
-NETS = ("s", "st", "sa")
-
-
-def coarse_boxes_for(cfg: Config, prepared: PreparedSet, refs: list[tuple[int, int]]) -> np.ndarray:
-    """Crop boxes of ``refs`` from the coarse SCAM stage ([N, 4], cached-frame coordinates)."""
-    store = MapStore.load(Paths(cfg).pseudo("coarse"))
-    pos = {r: k for k, r in enumerate(store.refs_in(prepared))}
-    missing = [r for r in refs if r not in pos]
-    if missing:
-        raise KeyError(f"{Paths(cfg).pseudo('coarse')}: no coarse box for {len(missing)} frame(s), e.g. {missing[0]}")
-    return np.asarray(store.extra["boxes"])[[pos[r] for r in refs]]
-
+__all__ = ["run", "run_audio_switch"]
 
 def _data_digest(cfg: Config, stage: str) -> str:
     """What the stage's training data is made of (prepared index; coarse boxes for fine)."""
-    files = [prepared_dir(cfg, "ave") / "index.json"]
+    files = [Paths(cfg).prepared("ave") / "index.json"]
     if stage == "fine":
         files.append(Paths(cfg).pseudo("coarse") / "boxes.npy")
     if cfg.audio_switch.enabled:
         files.append(Paths(cfg).model("audio_switch", "switch"))
-    return file_digest(*files)
-
-
-def load_switch(cfg: Config) -> torch.nn.Module | None:
-    """The trained, frozen audio switch, or None when the switch is disabled (ablation)."""
-    if not cfg.audio_switch.enabled:
-        return None
-    path = Paths(cfg).model("audio_switch", "switch")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: audio switch not trained; run the audio_switch stage first")
-    return load_net(cfg, "audio_switch", path, num_classes=None)
+    return file_digest(*files, missing_ok=True)
 
 
 def _dataset(cfg: Config, prepared: PreparedSet, split: str, stage: str, kind: str, *, train: bool = False) -> FrameDataset:
@@ -95,7 +72,7 @@ def run(cfg: Config, *, stage: str, net: str, track: bool = True) -> dict[str, A
     if stage not in ("coarse", "fine") or net not in (*NETS, "sta_cls"):
         raise ValueError(f"unknown classification net {stage}-{net}; expected coarse|fine and {(*NETS, 'sta_cls')}")
     paths = Paths(cfg)
-    prepared = PreparedSet(prepared_dir(cfg, "ave"))
+    prepared = artifacts.prepared(cfg, "ave")
     switch = load_switch(cfg) if net in ("sa", "sta_cls") else None
     train_set = _dataset(cfg, prepared, "train", stage, net, train=True)
     val_set = _dataset(cfg, prepared, "val", stage, net)
@@ -174,7 +151,7 @@ def switch_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple
 def run_audio_switch(cfg: Config, *, track: bool = True) -> dict[str, Any]:
     """Label frames with the tagger (1 = audio carries the tag), train the switch on them."""
     paths = Paths(cfg)
-    prepared = PreparedSet(prepared_dir(cfg, "ave"))
+    prepared = artifacts.prepared(cfg, "ave")
     refs = prepared.frame_refs(split="train", labelled_only=True)
     with tracker_for(cfg, "audio_switch", params={"tagger": cfg.tagger, "switch": cfg.audio_switch, "model": cfg.model}, enabled=track) as h:
         top1 = _tagger_top1(cfg, prepared, refs, track_handle=h)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from avsal.config import Config
-from avsal.data.prepared import PreparedSet
-from avsal.stages.common import Paths
-from avsal.stages.prepare import prepared_dir
-from avsal.stages.validate_raw import ValidationFailed
+from avsal.errors import ValidationFailed
+from avsal.stages import artifacts
+from avsal.stages.artifacts import Paths
 from avsal.utils.io import atomic_write_json
 from avsal.validation.pseudo import validate_pseudo
 
@@ -16,7 +15,7 @@ __all__ = ["run"]
 
 
 def run(cfg: Config, *, raise_on_failure: bool = True) -> dict[str, Any]:
-    size = PreparedSet(prepared_dir(cfg, "ave")).frame_size
+    size = artifacts.prepared(cfg, "ave").frame_size
     results = [validate_pseudo(Paths(cfg).pseudo(s), expected_size=size, name=f"pseudo_{s}", min_informative=cfg.validation.min_informative_pseudo) for s in ("coarse", "fine")]
     ok = all(r.success for r in results)
     path = Paths(cfg).report("validation_pseudo.json")

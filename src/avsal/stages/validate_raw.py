@@ -7,14 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from avsal.config import Config
-from avsal.errors import AvsalError
+from avsal.errors import ValidationFailed
 from avsal.validation.raw import validate_raw, write_report
 
 __all__ = ["ValidationFailed", "run"]
-
-
-class ValidationFailed(AvsalError, RuntimeError):
-    """Raised after the report is written, so the CLI exits non-zero and dvc repro stops."""
 
 
 def run(

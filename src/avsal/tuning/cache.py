@@ -1,25 +1,23 @@
 """A content-addressed cache of stage outputs shared by every trial (and every study).
 
-A trial's pipeline is cut into groups; each group's outputs live in one cache entry,
-``<root>/<group>/<key>/artifacts/<the group's artifact paths>``, where ``key`` hashes everything
-the group's outputs depend on: its own params plus the key (or the *content*) of what it reads.
-So a trial that only moves a SCAM threshold finds the coarse nets of an earlier trial, and a
-trial whose new threshold gives the same crop boxes (the fine stage's only input from SCAM)
-even finds the fine nets.
+One entry per ``dvc.yaml`` stage (``<root>/<stage>/<key>/``, holding the stage's declared outs
+below ``artifacts/`` and ``reports/``), where ``key`` hashes what DVC compares for that stage:
+its declared params and the content of its deps (:mod:`avsal.tuning.trial`).  So a trial that
+only moves a SCAM threshold finds the classification nets of an earlier trial.
 
 An entry is built in ``<key>.partial/`` under an exclusive ``flock`` on ``<key>.lock`` and
 renamed into place when complete, so readers never see half an entry and two workers never
 build the same one twice.  The lock dies with its process; a worker killed mid-build leaves the
 partial folder, and the next builder resumes there (the training engine's checkpoints are inside).
 
-Stage functions read and write under one ``paths.artifacts`` root: a build (and a trial) gets a
-root whose upstream paths are symlinks into the entries it depends on (:func:`overlay`).
+Stage functions read and write under one ``paths.artifacts`` / ``paths.reports`` pair: a build
+(and a trial) gets roots whose upstream outs are symlinks into the entries they come from
+(:func:`overlay`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -34,50 +32,9 @@ try:
 except ImportError:  # pragma: no cover - POSIX only
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["GROUPS", "Cache", "Entry", "digest", "file_digest", "overlay", "locked"]
-
-#: group -> the artifact paths (relative to ``paths.artifacts``) its entry holds
-GROUPS: dict[str, tuple[str, ...]] = {
-    "prepared": ("prepared",),
-    "switch": ("models/audio_switch", "models/tagger"),
-    "coarse": ("models/coarse", "cams/coarse"),
-    "scam_coarse": ("pseudo/coarse",),
-    "fine": ("models/fine", "cams/fine"),
-    "scam_fine": ("pseudo/fine",),
-    "sta": ("models/sta",),
-}
+__all__ = ["Cache", "Entry", "overlay", "locked"]
 
 ENTRY_FILE = "entry.json"
-
-
-def _plain(obj: Any) -> Any:
-    import dataclasses
-
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _plain(dataclasses.asdict(obj))
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, Path):
-        return obj.as_posix()
-    return obj
-
-
-def digest(obj: Any) -> str:
-    """Stable 20-hex-digit hash of JSON-able settings (dataclasses and tuples welcome)."""
-    text = json.dumps(_plain(obj), sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def file_digest(*paths: Path) -> str:
-    """sha256 of files' bytes (the content an entry's key is addressed by)."""
-    h = hashlib.sha256()
-    for p in paths:
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()[:20]
 
 
 @contextlib.contextmanager
@@ -95,11 +52,12 @@ def locked(path: Path) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Entry:
-    """A complete cache entry: ``root/artifacts`` holds the group's outputs."""
+    """A complete cache entry: ``root/<out>`` for each of the stage's ``outs``."""
 
-    group: str
+    stage: str
     key: str
     root: Path
+    outs: tuple[str, ...]  # "artifacts/<rel>" or "reports/<rel>"
     hit: bool  # found complete (True) or built by this call (False)
     seconds: float  # time spent building (0 for a hit)
 
@@ -112,11 +70,11 @@ class Entry:
 
 
 def overlay(root: Path, entries: list[Entry]) -> None:
-    """Make ``root`` an artifacts folder whose group paths are symlinks into ``entries``."""
+    """Make ``root/{artifacts,reports}`` whose entries' outs are symlinks into the entries."""
     root.mkdir(parents=True, exist_ok=True)
     for e in entries:
-        for rel in GROUPS[e.group]:
-            src = e.artifacts / rel
+        for rel in e.outs:
+            src = e.root / rel
             dst = root / rel
             if not src.exists():
                 continue
@@ -145,54 +103,54 @@ class Cache:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
-    def path(self, group: str, key: str) -> Path:
-        if group not in GROUPS:
-            raise KeyError(f"unknown cache group {group!r}; known: {list(GROUPS)}")
-        return self.root / group / key
+    def path(self, stage: str, key: str) -> Path:
+        return self.root / stage.replace("@", "/") / key
 
-    def get(self, group: str, key: str) -> Entry | None:
-        final = self.path(group, key)
+    def get(self, stage: str, key: str) -> Entry | None:
+        final = self.path(stage, key)
         if (final / ENTRY_FILE).is_file():
-            return Entry(group, key, final, True, 0.0)
+            outs = tuple(json.loads((final / ENTRY_FILE).read_text())["outs"])
+            return Entry(stage, key, final, outs, True, 0.0)
         return None
 
     def ensure(
         self,
-        group: str,
+        stage: str,
         key: str,
         build: Callable[[Path, Path], Mapping[str, Any] | None],
         *,
+        outs: tuple[str, ...],
         upstream: list[Entry] = (),  # type: ignore[assignment]
         inputs: Mapping[str, Any] | None = None,
     ) -> Entry:
-        """The entry ``group/key``, built by ``build(artifacts_dir, reports_dir)`` if missing.
+        """The entry ``stage/key``, built by ``build(artifacts_dir, reports_dir)`` if missing.
 
-        ``build`` runs in ``<key>.partial/`` whose ``artifacts`` overlays ``upstream``; it must
-        write the group's paths there.  Whatever it returns is kept in ``entry.json``.
+        ``build`` runs in ``<key>.partial/`` whose roots overlay ``upstream``; it must write every
+        path of ``outs`` there.  Whatever it returns is kept in ``entry.json``.
         """
-        hit = self.get(group, key)
+        hit = self.get(stage, key)
         if hit is not None:
             return hit
-        final = self.path(group, key)
+        final = self.path(stage, key)
         with locked(final.with_name(f"{key}.lock")):
-            hit = self.get(group, key)  # built by another worker while we waited
+            hit = self.get(stage, key)  # built by another worker while we waited
             if hit is not None:
                 return hit
             work = final.with_name(f"{key}.partial")
             art, rep = work / "artifacts", work / "reports"
             rep.mkdir(parents=True, exist_ok=True)
-            overlay(art, list(upstream))
+            overlay(work, list(upstream))
             t0 = time.perf_counter()
             result = build(art, rep)
             seconds = time.perf_counter() - t0
-            missing = [rel for rel in GROUPS[group] if not (art / rel).exists() or (art / rel).is_symlink()]
+            missing = [rel for rel in outs if not (work / rel).exists() or (work / rel).is_symlink()]
             if missing:
-                raise RuntimeError(f"cache build {group}/{key} did not write {missing}")
-            _drop_links(art)
+                raise RuntimeError(f"cache build {stage}/{key} did not write {missing}")
+            _drop_links(work)
             shutil.rmtree(art / "checkpoints", ignore_errors=True)
-            info = {"group": group, "key": key, "inputs": _plain(inputs or {}), "result": _plain(dict(result or {})),
+            info = {"stage": stage, "key": key, "outs": list(outs), "inputs": inputs or {}, "result": dict(result or {}),
                     "seconds": round(seconds, 2), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid(),
-                    "upstream": {e.group: e.key for e in upstream}}
+                    "upstream": {e.stage: e.key for e in upstream}}
             (work / ENTRY_FILE).write_text(json.dumps(info, indent=1, sort_keys=True, default=str) + "\n")
             os.replace(work, final)
-            return Entry(group, key, final, False, seconds)
+            return Entry(stage, key, final, tuple(outs), False, seconds)

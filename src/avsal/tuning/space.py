@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from avsal.config import Config, ParamSpec
-from avsal.tuning.pipeline import param_value
+from avsal.tuning.trial import param_value
 
 __all__ = ["suggest", "baseline_params", "in_space", "format_value", "dvc_command", "write_best_params", "read_best_params"]
 

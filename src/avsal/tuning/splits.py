@@ -25,13 +25,13 @@ def tuning_sets(cfg: Config) -> list[str]:
 
 
 def _videos(cfg: Config, fold: int, side: str, sets: list[str]) -> dict[str, list[str]]:
-    from avsal.stages.evaluate import split_videos
+    from avsal.data.fixations import FixationSet
 
     root = Path(cfg.paths.fixation_root)
     out = {}
     for name in sets:
         try:
-            out[name] = split_videos(root, name, fold=fold, split=side)
+            out[name] = FixationSet(root, name).split_videos(side, fold=fold)
         except ValueError as exc:
             raise ConfigError(f"{cfg.params_file}: {exc}") from None
     return out
