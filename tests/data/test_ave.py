@@ -116,7 +116,7 @@ def test_truncated_mp4_is_a_clear_error(real_samples, tmp_path):
 
 
 def test_mp4_without_audio(tmp_path):
-    from avsal.data.synth import write_mp4
+    from avsal.data.synth_files import write_mp4
 
     frames = np.zeros((8, 32, 32, 3), np.uint8)
     path = tmp_path / "silent.mp4"

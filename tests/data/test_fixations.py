@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from avsal.data.fixations import FixationDataError, FixationSet, read_fixmap, read_fold_list
-from avsal.data.synth import mat_bytes
+from avsal.data.synth_files import mat_bytes
 
 REAL_SETS = ["AVAD", "Coutrot1", "Coutrot2", "ETMD", "SumMe", "DIEM"]
 

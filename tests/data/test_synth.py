@@ -8,7 +8,8 @@ import pytest
 
 from avsal.data.ave import AVEDataset
 from avsal.data.fixations import FixationSet
-from avsal.data.synth import category_look, generate_world
+from avsal.data.synth import generate_world
+from avsal.data.synth_scene import category_look
 from avsal.data.video import decode_clip
 
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from avsal.data.ave import AVE_CATEGORIES
-from avsal.data.synth import mat_bytes
+from avsal.data.synth_files import mat_bytes
 from avsal.validation.raw import validate_raw
 
 

@@ -22,13 +22,8 @@ from avsal.training.checkpoint import (
 )
 from avsal.training.config import TrainConfig
 from avsal.training.distributed import DistInfo, detect_distributed
-from avsal.training.engine import (
-    Trainer,
-    TrainResult,
-    batch_size_of,
-    build_optimizer,
-    train,
-)
+from avsal.training.engine import Trainer, TrainResult, build_optimizer, train
+from avsal.training.epoch import batch_size_of
 from avsal.training.runtime import (
     autocast_context,
     resolve_amp,
