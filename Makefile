@@ -48,8 +48,9 @@ test: setup ## run the test suite (CPU; GPU tests skip without CUDA)
 test-fast: setup ## tests without the slow ones
 	pytest -m "not slow"
 
-lint: setup ## ruff
+lint: setup ## ruff lint + format check (the same as tests/test_style.py); `ruff format src tests pipelines benchmarks` fixes layout
 	ruff check src tests pipelines benchmarks
+	ruff format --check src tests pipelines benchmarks
 
 ui: setup ## MLflow UI on http://127.0.0.1:5000
 	@mkdir -p mlflow/artifacts

@@ -29,10 +29,18 @@ SETTINGS: dict[str, tuple[dict[str, str], str, int]] = {
     "native, 1 thread": ({}, "native", 1),
     "native, 2 threads": ({}, "native", 2),
     "native, isa=DEFAULT": ({"ATEN_CPU_CAPABILITY": "default"}, "native", 2),
-    "native, isa=AVX2": ({"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}, "native", 2),
+    "native, isa=AVX2": (
+        {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+        "native",
+        2,
+    ),
     "portable, 1 thread": ({}, "portable", 1),
     "portable, 2 threads": ({}, "portable", 2),
-    "portable, 1 thread, AVX2-only host": ({"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}, "portable", 1),
+    "portable, 1 thread, AVX2-only host": (
+        {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+        "portable",
+        1,
+    ),
 }
 
 
@@ -52,7 +60,9 @@ def _child(mode: str, threads: int, steps: int) -> dict:
     from avsal.stages.common import build_net
 
     cfg = load_config(REPO / "params.yaml")
-    net = build_net(cfg, "sta", num_classes=None, switch=build_net(cfg, "audio_switch", num_classes=1))
+    net = build_net(
+        cfg, "sta", num_classes=None, switch=build_net(cfg, "audio_switch", num_classes=1)
+    )
     opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
     g = torch.Generator().manual_seed(0)
     h, w = cfg.sta.input_size
@@ -70,11 +80,17 @@ def _child(mode: str, threads: int, steps: int) -> dict:
     digest = hashlib.sha256()
     for k, v in net.state_dict().items():
         digest.update(k.encode() + v.detach().contiguous().numpy().tobytes())
-    return {"sha": digest.hexdigest()[:16], "ms_per_step": round(1000 * seconds / steps, 1), **numerics.describe()}
+    return {
+        "sha": digest.hexdigest()[:16],
+        "ms_per_step": round(1000 * seconds / steps, 1),
+        **numerics.describe(),
+    }
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--steps", type=int, default=20, help="training steps per setting (default 20)")
     p.add_argument("--json", default=None, help="also write the rows to this JSON file")
     p.add_argument("--child", nargs=2, metavar=("MODE", "THREADS"), help=argparse.SUPPRESS)
@@ -83,17 +99,44 @@ def main() -> None:
         print(json.dumps(_child(args.child[0], int(args.child[1]), args.steps)))
         return
     rows = []
-    base = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "OMP_NUM_THREADS")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "ATEN_CPU_CAPABILITY",
+            "MKL_CBWR",
+            "ONEDNN_MAX_CPU_ISA",
+            "MKL_ENABLE_INSTRUCTIONS",
+            "OMP_NUM_THREADS",
+        )
+    }
     for name, (env, mode, threads) in SETTINGS.items():
-        out = subprocess.run([sys.executable, __file__, "--steps", str(args.steps), "--child", mode, str(threads)],
-                             env={**base, **env, "PYTHONPATH": str(REPO / "src")}, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--steps", str(args.steps), "--child", mode, str(threads)],
+            env={**base, **env, "PYTHONPATH": str(REPO / "src")},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         row = {"setting": name, **json.loads(out.stdout.strip().splitlines()[-1])}
         rows.append(row)
-        print(f"{name:36s} sha={row['sha']}  {row['ms_per_step']:8.1f} ms/step  kernels={row['cpu_capability']} mkldnn={row['mkldnn']}")
+        print(
+            f"{name:36s} sha={row['sha']}  {row['ms_per_step']:8.1f} ms/step  kernels={row['cpu_capability']} mkldnn={row['mkldnn']}"
+        )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"machine": platform.processor() or platform.machine(), "steps": args.steps,
-                                               "rows": rows}, indent=1) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "machine": platform.processor() or platform.machine(),
+                    "steps": args.steps,
+                    "rows": rows,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

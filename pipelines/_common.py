@@ -25,12 +25,24 @@ RECORD_MODULES_ENV = "AVSAL_RECORD_MODULES"
 Main = Callable[[argparse.Namespace, Config], dict[str, Any]]
 
 
-def _parser(description: str, add: Callable[[argparse.ArgumentParser], None] | None) -> argparse.ArgumentParser:
+def _parser(
+    description: str, add: Callable[[argparse.ArgumentParser], None] | None
+) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    parser.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs, and the traceback of a failure")
-    parser.add_argument("--no-mlflow", action="store_true", help="run without an MLflow run (tuning trials run stages so)")
+    parser.add_argument(
+        "--params", default="params.yaml", help="params file (default: params.yaml)"
+    )
+    parser.add_argument(
+        "-S", "--set", action="append", default=[], metavar="KEY=VALUE", help="override a param"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logs, and the traceback of a failure"
+    )
+    parser.add_argument(
+        "--no-mlflow",
+        action="store_true",
+        help="run without an MLflow run (tuning trials run stages so)",
+    )
     if add is not None:
         add(parser)
     return parser
@@ -65,7 +77,9 @@ def call(module: Any, argv: list[str], cfg: Config) -> dict[str, Any]:
     return module.main(parse(module, argv), cfg)
 
 
-def run_stage(description: str, main: Main, add: Callable[[argparse.ArgumentParser], None] | None = None) -> None:
+def run_stage(
+    description: str, main: Main, add: Callable[[argparse.ArgumentParser], None] | None = None
+) -> None:
     """Parse flags, load params, set CPU numerics, run ``main(args, cfg)`` and print its metrics.
 
     Known failures (:class:`~avsal.errors.AvsalError`: config, validation, decode, tracking
@@ -74,7 +88,10 @@ def run_stage(description: str, main: Main, add: Callable[[argparse.ArgumentPars
     parser = _parser(description, add)
     args = parser.parse_args()
     prog = os.environ.get("DVC_STAGE") or parser.prog
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     keep_freed_memory()  # big per-step tensors: reuse freed memory instead of page-faulting
     try:
         cfg = load_config(args.params, parse_overrides(args.set))
@@ -85,6 +102,8 @@ def run_stage(description: str, main: Main, add: Callable[[argparse.ArgumentPars
     except (AvsalError, FileNotFoundError) as exc:
         _fail(prog, exc, args.verbose)
     _record_modules(prog)
-    shown = {k: v for k, v in result.items() if k != "history"}  # per-epoch histories stay in the report files
+    shown = {
+        k: v for k, v in result.items() if k != "history"
+    }  # per-epoch histories stay in the report files
     json.dump(shown, sys.stdout, indent=1, default=str)
     sys.stdout.write("\n")

@@ -4,7 +4,11 @@ from _common import run_stage
 
 
 def _flags(p):
-    p.add_argument("--paper-dir", default=None, help="folder of the published CSVs (default: params paths.published)")
+    p.add_argument(
+        "--paper-dir",
+        default=None,
+        help="folder of the published CSVs (default: params paths.published)",
+    )
 
 
 def main(args, cfg):

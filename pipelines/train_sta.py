@@ -4,7 +4,12 @@ from _common import run_stage
 
 
 def _flags(p):
-    p.add_argument("--variant", default="sta", choices=["sta", "sta_noswitch"], help="with or without the audio switch")
+    p.add_argument(
+        "--variant",
+        default="sta",
+        choices=["sta", "sta_noswitch"],
+        help="with or without the audio switch",
+    )
 
 
 def main(args, cfg):

@@ -17,7 +17,9 @@ from avsal.utils.numerics import PORTABLE_ENV  # noqa: E402  (torch-free module)
 os.environ.update(PORTABLE_ENV)
 
 REPO = Path(__file__).resolve().parents[1]
-REAL_SAMPLES = REPO / "references" / "samples"  # copied into the repo; origin and licence in its README
+REAL_SAMPLES = (
+    REPO / "references" / "samples"
+)  # copied into the repo; origin and licence in its README
 
 
 def pytest_collection_modifyitems(config, items):
@@ -54,8 +56,20 @@ def tiny_synth(cfg):
     """A world small enough for unit tests (seconds to generate)."""
     from avsal.config import FixationSetSynth
 
-    spec = dict(videos=2, frames=8, fps=8.0, width=64, height=48, observers=6, p_sounding=0.7, p_distractor=0.1,
-                centre_bias=0.1, persistence=0.8, unseen_categories=False, folds=2)
+    spec = dict(
+        videos=2,
+        frames=8,
+        fps=8.0,
+        width=64,
+        height=48,
+        observers=6,
+        p_sounding=0.7,
+        p_distractor=0.1,
+        centre_bias=0.1,
+        persistence=0.8,
+        unseen_categories=False,
+        folds=2,
+    )
     sets = {name: FixationSetSynth(**spec) for name in ("AVAD", "DIEM", "Coutrot2")}
     sets["DIEM"] = dataclasses.replace(sets["DIEM"], folds=1, videos=3)
     sets["Coutrot2"] = dataclasses.replace(sets["Coutrot2"], unseen_categories=True)

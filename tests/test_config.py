@@ -72,10 +72,14 @@ def test_missing_file(tmp_path):
 
 
 def test_with_overrides_retypes_and_rechecks_like_a_params_file(cfg):
-    out = with_overrides(cfg, {"scam.lam": 1, "sta.train.lr": 0.005, "scam.post_window": 3}, source="trial 3")
+    out = with_overrides(
+        cfg, {"scam.lam": 1, "sta.train.lr": 0.005, "scam.post_window": 3}, source="trial 3"
+    )
     assert isinstance(out.scam.lam, float) and out.scam.lam == 1.0  # int -> float, as from the file
     assert (out.sta.train.lr, out.scam.post_window) == (0.005, 3) and out.coarse == cfg.coarse
-    assert out.params_file == "trial 3" and cfg.params_file.endswith("params.yaml")  # cfg is untouched
+    assert out.params_file == "trial 3" and cfg.params_file.endswith(
+        "params.yaml"
+    )  # cfg is untouched
     assert with_overrides(cfg, {}).params_file == "<overrides>"
 
 
@@ -85,8 +89,14 @@ def test_with_overrides_retypes_and_rechecks_like_a_params_file(cfg):
         ({"scam.lamda": 1.0}, r"^trial 3: override 'scam.lamda': unknown key 'lamda'$"),
         ({"scam.lam.x": 1.0}, r"^trial 3: override 'scam.lam.x': 'lam' is not a section$"),
         ({"scam.rule": "bogus"}, r"^trial 3: 'scam.rule' = 'bogus', expected one of"),
-        ({"model.clip_frames": 4}, r"^trial 3: model.clip_frames must be odd"),  # a cross-field check
-        ({"tune.split.side": "test"}, r"^trial 3: tune.split .* is the reporting split"),  # a tune check
+        (
+            {"model.clip_frames": 4},
+            r"^trial 3: model.clip_frames must be odd",
+        ),  # a cross-field check
+        (
+            {"tune.split.side": "test"},
+            r"^trial 3: tune.split .* is the reporting split",
+        ),  # a tune check
     ],
 )
 def test_with_overrides_refuses_what_a_params_file_would(cfg, params, message):

@@ -87,7 +87,11 @@ def test_category_subset_labels_follow_declared_order(tmp_path):
         AVEDataset(root, categories=("Goat",))
 
 
-CLIPS = {"0lFf-HP86Q0": (320, 240, 17.58), "16eUxQwxxbs": (640, 360, 29.92), "22olCB3wQaA": (1280, 720, 25.0)}
+CLIPS = {
+    "0lFf-HP86Q0": (320, 240, 17.58),
+    "16eUxQwxxbs": (640, 360, 29.92),
+    "22olCB3wQaA": (1280, 720, 25.0),
+}
 
 
 @pytest.mark.parametrize("vid", sorted(CLIPS))

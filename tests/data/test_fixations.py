@@ -48,7 +48,9 @@ def test_reader_on_synthetic_world(tiny_world):
     assert v.frame_path(0).name == "img_00001.jpg"  # 1-based on disk, 0-based in code
     assert v.frame(0).shape == (48, 64, 3)
     smap = v.saliency_map(0)
-    assert smap.dtype == np.float32 and 0 <= smap.min() and smap.max() == pytest.approx(1.0, abs=0.02)
+    assert (
+        smap.dtype == np.float32 and 0 <= smap.min() and smap.max() == pytest.approx(1.0, abs=0.02)
+    )
     fix = v.fixations(0)
     assert fix.dtype == bool and 1 <= fix.sum() <= scfg.fixation_sets["AVAD"].observers
     # the continuous map peaks where the binary points are

@@ -116,7 +116,9 @@ def test_fixations_favour_the_sounding_part(tiny_world):
         look = category_look(manifest[entry.video]["category"])
         for i in range(entry.n_frames):
             f = v.frame(i).astype(float)
-            part = (np.abs(f - np.array(look.part_rgb)).sum(-1) < 120) | (np.abs(f - 0.55 * np.array(look.part_rgb)).sum(-1) < 90)
+            part = (np.abs(f - np.array(look.part_rgb)).sum(-1) < 120) | (
+                np.abs(f - 0.55 * np.array(look.part_rgb)).sum(-1) < 90
+            )
             part = np.pad(part, 2)  # tolerate the observers' 1-2 px gaze noise
             part = np.lib.stride_tricks.sliding_window_view(part, (5, 5)).any(axis=(-1, -2))
             fix = v.fixations(i)
@@ -130,4 +132,12 @@ def test_fixations_favour_the_sounding_part(tiny_world):
 def test_sets_differ_in_statistics(tiny_world):
     scfg, root = tiny_world
     specs = scfg.fixation_sets
-    assert len({(s.observers, s.p_sounding, s.folds, s.unseen_categories, s.videos) for s in specs.values()}) > 1
+    assert (
+        len(
+            {
+                (s.observers, s.p_sounding, s.folds, s.unseen_categories, s.videos)
+                for s in specs.values()
+            }
+        )
+        > 1
+    )

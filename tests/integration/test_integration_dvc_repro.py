@@ -18,13 +18,26 @@ import yaml
 
 pytestmark = pytest.mark.slow
 
-COPY = ["src", "pipelines", "profiles", "references", "dvc.yaml", "params.yaml", "pyproject.toml", ".dvcignore"]
+COPY = [
+    "src",
+    "pipelines",
+    "profiles",
+    "references",
+    "dvc.yaml",
+    "params.yaml",
+    "pyproject.toml",
+    ".dvcignore",
+]
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess:
+def _run(
+    cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 600
+) -> subprocess.CompletedProcess:
     res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if res.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
+        )
     return res
 
 
@@ -42,11 +55,17 @@ def repo(tmp_path_factory, repo_root: Path):
             shutil.copy(src, root / name)
     merged = load_profile(repo_root / "params.yaml", repo_root / "profiles" / "tiny.yaml")
     (root / "params.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_TRACKING_URI", "DVC_", "AVSAL_PIPELINE_ID"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MLFLOW_TRACKING_URI", "DVC_", "AVSAL_PIPELINE_ID"))
+    }
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     env["PYTHONPATH"] = str(root / "src")  # the copy's code, not the checkout's
-    env["AVSAL_RECORD_MODULES"] = str(root.parent / "modules")  # each stage: the avsal modules it loaded
+    env["AVSAL_RECORD_MODULES"] = str(
+        root.parent / "modules"
+    )  # each stage: the avsal modules it loaded
     _run(["git", "init", "-q"], root, env)
     _run(["git", "config", "user.email", "ci@example.com"], root, env)
     _run(["git", "config", "user.name", "ci"], root, env)
@@ -62,7 +81,12 @@ def repo(tmp_path_factory, repo_root: Path):
 def test_repro_end_to_end_then_up_to_date_then_partial_rerun(repo):
     root, env = repo
     _run(["dvc", "repro"], root, env, timeout=900)
-    for rel in ["reports/evaluate.json", "reports/ablations.json", "reports/report.md", "reports/validation_pseudo.json"]:
+    for rel in [
+        "reports/evaluate.json",
+        "reports/ablations.json",
+        "reports/report.md",
+        "reports/validation_pseudo.json",
+    ]:
         assert (root / rel).is_file(), rel
     assert (root / "dvc.lock").is_file()
     status = _run(["dvc", "status"], root, env).stdout
@@ -77,7 +101,14 @@ def test_repro_end_to_end_then_up_to_date_then_partial_rerun(repo):
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = _run(["dvc", "repro"], root, env, timeout=900).stdout
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert not ran & {"prepare", "validate_raw", "audio_switch", "train_cls@coarse-s", "train_cls@coarse-sa", "cams@coarse"}, ran
+    assert not ran & {
+        "prepare",
+        "validate_raw",
+        "audio_switch",
+        "train_cls@coarse-s",
+        "train_cls@coarse-sa",
+        "cams@coarse",
+    }, ran
     assert "scam@coarse" in ran, ran
     # the fine nets read the coarse SCAM through its crop boxes only (dvc.yaml deps)
     assert ("train_cls@fine-s" in ran) == (boxes.read_bytes() != boxes_before), ran
@@ -93,12 +124,18 @@ def test_dvc_yaml_deps_cover_the_modules_each_stage_loaded(repo):
     from module_deps import uncovered
 
     root, _ = repo
-    records = {r["stage"]: r["modules"] for r in (json.loads(p.read_text()) for p in (root.parent / "modules").glob("*.json"))}
+    records = {
+        r["stage"]: r["modules"]
+        for r in (json.loads(p.read_text()) for p in (root.parent / "modules").glob("*.json"))
+    }
     with Repo(str(root)) as dvc_repo:
         stages = {st.name: [d.def_path for d in st.deps] for st in dvc_repo.index.stages if st.cmd}
     assert set(records) == set(stages), set(stages) ^ set(records)  # every stage ran and recorded
-    problems = [f"{name}: dvc.yaml deps miss {m}" for name, mods in sorted(records.items())
-                for m in uncovered("src", set(mods), stages[name], root / "src")]
+    problems = [
+        f"{name}: dvc.yaml deps miss {m}"
+        for name, mods in sorted(records.items())
+        for m in uncovered("src", set(mods), stages[name], root / "src")
+    ]
     assert not problems, "\n".join(problems)
 
 
@@ -114,7 +151,9 @@ def test_mlflow_runs_logged(repo):
     import json
 
     info = json.loads(res.stdout.strip().splitlines()[-1])
-    assert {"train_cls@coarse-s", "train_sta@sta", "evaluate", "audio_switch"} <= set(info["names"]), info["names"]
+    assert {"train_cls@coarse-s", "train_sta@sta", "evaluate", "audio_switch"} <= set(
+        info["names"]
+    ), info["names"]
     cols = set(info["cols"])
     assert "tags.avsal.pipeline_id" in cols and "tags.avsal.git.commit" in cols
     assert any(c.startswith("params.train.") or c.startswith("params.sta.") for c in cols)

@@ -84,7 +84,11 @@ def code_deps(src_rel: str, src: Path, script: Path, repo: Path) -> list[str]:
         if f is None:
             continue
         parts = mod.split(".")
-        if len(parts) == 1 or (parts[1] == "stages") or (len(parts) == 2 and f.name != "__init__.py"):
+        if (
+            len(parts) == 1
+            or (parts[1] == "stages")
+            or (len(parts) == 2 and f.name != "__init__.py")
+        ):
             out.add((Path(src_rel) / f.relative_to(src)).as_posix())
         else:
             out.add(f"{src_rel}/avsal/{parts[1]}")
@@ -128,5 +132,9 @@ if __name__ == "__main__":  # python tests/pipelines/module_deps.py: regenerate 
     import sys
 
     root = Path(__file__).resolve().parents[2]
-    print("dvc.yaml updated" if rewrite_dvc_yaml(root) else "dvc.yaml already lists the code every stage imports")
+    print(
+        "dvc.yaml updated"
+        if rewrite_dvc_yaml(root)
+        else "dvc.yaml already lists the code every stage imports"
+    )
     sys.exit(0)

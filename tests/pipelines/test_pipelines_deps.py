@@ -37,7 +37,9 @@ def test_every_stage_lists_the_modules_it_imports(repo_root):
     for name, script, deps in stages:
         rel = script.relative_to(repo_root).as_posix()
         missing = [d for d in (rel, "pipelines/_common.py") if d not in deps]
-        missing += uncovered("src", static_modules(repo_root / "src", script), deps, repo_root / "src")
+        missing += uncovered(
+            "src", static_modules(repo_root / "src", script), deps, repo_root / "src"
+        )
         problems += [f"{name}: dvc.yaml deps miss {m}" for m in missing]
     assert not problems, "\n".join(problems)
 
@@ -58,15 +60,33 @@ def test_stage_scripts_import_no_stage_before_main(repo_root):
     for script in sorted((repo_root / "pipelines").glob("*.py")):
         tree = ast.parse(script.read_text())
         top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-        names = {a.name if isinstance(n, ast.Import) else (n.module or "") for n in top for a in n.names}
-        assert not {n for n in names if n.startswith("avsal.stages") or n == "torch"}, f"{script.name}: {names}"
+        names = {
+            a.name if isinstance(n, ast.Import) else (n.module or "") for n in top for a in n.names
+        }
+        assert not {n for n in names if n.startswith("avsal.stages") or n == "torch"}, (
+            f"{script.name}: {names}"
+        )
 
 
 OUTSIDE = re.compile(r"\.\./shared|/work/|/home/|/root/|/tmp/")
 
 
-@pytest.mark.parametrize("pattern", ["src/**/*.py", "pipelines/*.py", "tests/**/*.py", "dvc.yaml", "params.yaml", "Makefile",
-                                     "profiles/*.yaml", "reports/*.md", "reports/*.html", "reports/**/*.json", ".ci/run"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "src/**/*.py",
+        "pipelines/*.py",
+        "tests/**/*.py",
+        "dvc.yaml",
+        "params.yaml",
+        "Makefile",
+        "profiles/*.yaml",
+        "reports/*.md",
+        "reports/*.html",
+        "reports/**/*.json",
+        ".ci/run",
+    ],
+)
 def test_nothing_names_a_path_outside_the_repository(repo_root, pattern):
     me = Path(__file__).resolve()
     bad = []

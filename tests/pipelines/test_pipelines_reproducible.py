@@ -33,13 +33,24 @@ def world(tmp_path_factory, repo_root):
     root = tmp_path_factory.mktemp("repro")
     merged = load_profile(repo_root / "params.yaml", repo_root / "profiles" / "tiny.yaml")
     data = root / "data"
-    merged["paths"].update(data=str(data), ave_root=str(data / "AVE_Dataset"), fixation_root=str(data / "fixations"),
-                           artifacts=str(root / "artifacts"), reports=str(root / "reports"))
+    merged["paths"].update(
+        data=str(data),
+        ave_root=str(data / "AVE_Dataset"),
+        fixation_root=str(data / "fixations"),
+        artifacts=str(root / "artifacts"),
+        reports=str(root / "reports"),
+    )
     params = root / "params.yaml"
     params.write_text(yaml.safe_dump(merged, sort_keys=False))
     generate_world(load_config(params).synth, data)
-    (root / "dvc.yaml").write_text("stages: {}\n")  # a project root, as the stages' provenance expects
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}", "PYTHONPATH": str(repo_root / "src")}
+    (root / "dvc.yaml").write_text(
+        "stages: {}\n"
+    )  # a project root, as the stages' provenance expects
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+        "PYTHONPATH": str(repo_root / "src"),
+    }
     for k in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "OMP_NUM_THREADS"):  # the stage sets them itself
         env.pop(k, None)
     return root, params, env
@@ -60,7 +71,9 @@ def test_prepare_bytes_do_not_depend_on_file_times(repo_root, world):
     before = _md5(index)
     for path in (root / "data").rglob("*"):
         if path.is_file():
-            os.utime(path, (1_000_000_000, 1_000_000_000))  # as a fresh clone or a regenerated world has
+            os.utime(
+                path, (1_000_000_000, 1_000_000_000)
+            )  # as a fresh clone or a regenerated world has
     _stage(repo_root, world, "prepare.py")
     assert _md5(index) == before
 
@@ -73,28 +86,65 @@ def test_training_stage_same_bytes_under_one_and_two_threads(repo_root, world):
     report = root / "reports" / "train" / "coarse-s.json"
     got = {}
     for threads in (1, 2):
-        _stage(repo_root, world, "train_cls.py", "-S", f"runtime.cpu_threads={threads}", "--stage", "coarse", "--net", "s")
+        _stage(
+            repo_root,
+            world,
+            "train_cls.py",
+            "-S",
+            f"runtime.cpu_threads={threads}",
+            "--stage",
+            "coarse",
+            "--net",
+            "s",
+        )
         got[threads] = (_md5(model), _md5(report))
         model.unlink()
     assert got[1] == got[2], got
-    assert not {"seconds", "epoch_time_s", "frames_per_s"} & set(report.read_text().replace('"', " ").split())  # no wall-clock
+    assert not {"seconds", "epoch_time_s", "frames_per_s"} & set(
+        report.read_text().replace('"', " ").split()
+    )  # no wall-clock
 
 
 def test_stage_process_runs_the_portable_numerics(repo_root, world):
     _, _, env = world
-    code = ("from avsal.utils import numerics; numerics.apply('portable', threads=2); import json; "
-            "print(json.dumps(numerics.describe()))")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    code = (
+        "from avsal.utils import numerics; numerics.apply('portable', threads=2); import json; "
+        "print(json.dumps(numerics.describe()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
     info = yaml.safe_load(out.strip().splitlines()[-1])
-    assert info == {"cpu_capability": "AVX2", "mkl_cbwr": "AVX2,STRICT", "mkldnn": "False", "threads": "2"}
+    assert info == {
+        "cpu_capability": "AVX2",
+        "mkl_cbwr": "AVX2,STRICT",
+        "mkldnn": "False",
+        "threads": "2",
+    }
 
 
 def test_unreachable_tracking_store_is_one_line_naming_the_url(repo_root, world):
     root, params, env = world
     if not (root / "artifacts" / "prepared" / "ave" / "index.json").is_file():
         _stage(repo_root, world, "prepare.py")
-    cmd = [sys.executable, str(repo_root / "pipelines" / "train_cls.py"), "--params", str(params), "--stage", "coarse", "--net", "s"]
-    res = subprocess.run(cmd, cwd=root, env={**env, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}, capture_output=True, text=True, timeout=300)
+    cmd = [
+        sys.executable,
+        str(repo_root / "pipelines" / "train_cls.py"),
+        "--params",
+        str(params),
+        "--stage",
+        "coarse",
+        "--net",
+        "s",
+    ]
+    res = subprocess.run(
+        cmd,
+        cwd=root,
+        env={**env, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     lines = res.stderr.strip().splitlines()
     assert res.returncode == 1 and len(lines) == 1, res.stderr
     assert "TrackingUnavailable" in lines[0] and "http://127.0.0.1:9" in lines[0]

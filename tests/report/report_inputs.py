@@ -16,15 +16,33 @@ EVALUATE = {
     "seconds": 12.5,
     "results": {
         "STANet (ours)": {
-            "AVAD": {"auc_judd": 0.8111, "sim": 0.3222, "auc_shuffled": 0.6333, "cc": 0.6, "nss": 1.1},
-            "DIEM": {"auc_judd": 0.7111, "sim": 0.2222, "auc_shuffled": 0.5333, "cc": 0.4, "nss": 0.9},
+            "AVAD": {
+                "auc_judd": 0.8111,
+                "sim": 0.3222,
+                "auc_shuffled": 0.6333,
+                "cc": 0.6,
+                "nss": 1.1,
+            },
+            "DIEM": {
+                "auc_judd": 0.7111,
+                "sim": 0.2222,
+                "auc_shuffled": 0.5333,
+                "cc": 0.4,
+                "nss": 0.9,
+            },
         },
         "centre bias": {
             "AVAD": {"auc_judd": 0.7, "sim": 0.2, "auc_shuffled": 0.5, "cc": 0.35, "nss": 1.6},
             "DIEM": {"auc_judd": 0.7, "sim": 0.2, "auc_shuffled": 0.5, "cc": 0.25, "nss": 1.4},
         },
         "pseudo-GT method": {
-            "AVAD": {"auc_judd": 0.7777, "sim": 0.2777, "auc_shuffled": 0.5777, "cc": 0.4777, "nss": 1.4777},
+            "AVAD": {
+                "auc_judd": 0.7777,
+                "sim": 0.2777,
+                "auc_shuffled": 0.5777,
+                "cc": 0.4777,
+                "nss": 1.4777,
+            },
         },
     },
 }
@@ -32,7 +50,10 @@ EVALUATE = {
 
 def _abl(cc_avad: float, nss_avad: float, cc_diem: float, nss_diem: float) -> dict:
     base = {"auc_judd": 0.75, "sim": 0.25, "auc_shuffled": 0.55}
-    return {"AVAD": {**base, "cc": cc_avad, "nss": nss_avad}, "DIEM": {**base, "cc": cc_diem, "nss": nss_diem}}
+    return {
+        "AVAD": {**base, "cc": cc_avad, "nss": nss_avad},
+        "DIEM": {**base, "cc": cc_diem, "nss": nss_diem},
+    }
 
 
 #: fine > coarse > CAM_S holds on CC and NSS; coarse SCAM beats every single-source CAM;
@@ -58,18 +79,46 @@ ABLATIONS = {
 }
 
 HISTORY_CLS = [
-    {"epoch": e, "train/loss": 1.5 - 0.4 * e, "train/acc": 0.3 + 0.2 * e, "eval/val_acc": 0.25 + 0.15 * e, "lr": 0.003}
+    {
+        "epoch": e,
+        "train/loss": 1.5 - 0.4 * e,
+        "train/acc": 0.3 + 0.2 * e,
+        "eval/val_acc": 0.25 + 0.15 * e,
+        "lr": 0.003,
+    }
     for e in range(3)
 ]
-HISTORY_STA = [{"epoch": e, "train/loss": 0.5 - 0.1 * e, "eval/val_bce": 0.55 - 0.08 * e, "lr": 0.003} for e in range(4)]
+HISTORY_STA = [
+    {"epoch": e, "train/loss": 0.5 - 0.1 * e, "eval/val_bce": 0.55 - 0.08 * e, "lr": 0.003}
+    for e in range(4)
+]
 TRAIN = {
-    "coarse-s": {"train_loss": 0.7, "train_acc": 0.7, "val_acc": 0.55, "n_train": 10, "seconds": 1.5, "history": HISTORY_CLS},
-    "sta": {"train_bce": 0.2, "val_bce": 0.31, "n_train": 10, "seconds": 2.5, "history": HISTORY_STA},
-    "audio_switch": {"train_loss": 0.14, "train_acc": 0.95, "frames": 10},  # an older report: no history
+    "coarse-s": {
+        "train_loss": 0.7,
+        "train_acc": 0.7,
+        "val_acc": 0.55,
+        "n_train": 10,
+        "seconds": 1.5,
+        "history": HISTORY_CLS,
+    },
+    "sta": {
+        "train_bce": 0.2,
+        "val_bce": 0.31,
+        "n_train": 10,
+        "seconds": 2.5,
+        "history": HISTORY_STA,
+    },
+    "audio_switch": {
+        "train_loss": 0.14,
+        "train_acc": 0.95,
+        "frames": 10,
+    },  # an older report: no history
 }
 
 
-def write_inputs(reports: Path, *, evaluate: bool = True, ablations: bool = True, train: bool = True) -> None:
+def write_inputs(
+    reports: Path, *, evaluate: bool = True, ablations: bool = True, train: bool = True
+) -> None:
     reports.mkdir(parents=True, exist_ok=True)
     if evaluate:
         (reports / "evaluate.json").write_text(json.dumps(EVALUATE))
@@ -88,10 +137,13 @@ def make_cfg(tmp: Path, *, synthetic: bool = True):
     (data / "fixations").mkdir(parents=True, exist_ok=True)
     if synthetic:
         (data / "SYNTH_MANIFEST.json").write_text("{}")
-    return load_config(REPO / "params.yaml", overrides={
-        "paths.reports": str(tmp / "reports"),
-        "paths.artifacts": str(tmp / "artifacts"),
-        "paths.data": str(data),
-        "paths.fixation_root": str(data / "fixations"),
-        "paths.published": str(PAPER),
-    })
+    return load_config(
+        REPO / "params.yaml",
+        overrides={
+            "paths.reports": str(tmp / "reports"),
+            "paths.artifacts": str(tmp / "artifacts"),
+            "paths.data": str(data),
+            "paths.fixation_root": str(data / "fixations"),
+            "paths.published": str(PAPER),
+        },
+    )

@@ -42,8 +42,18 @@ def test_training_curves_plot_every_history_value() -> None:
     assert not [a for a in fig.axes if a.get_gid() == "sta:acc"]
     # one legend for the figure; a quantity has the same colour in every panel
     (legend,) = fig.legends
-    assert [t.get_text() for t in legend.get_texts()] == ["train loss", "validation loss", "train accuracy", "validation accuracy"]
-    colour = {ln.get_label(): ln.get_color() for a in fig.axes for ln in a.get_lines() if a.get_gid() in ("coarse-s", "sta")}
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "train loss",
+        "validation loss",
+        "train accuracy",
+        "validation accuracy",
+    ]
+    colour = {
+        ln.get_label(): ln.get_color()
+        for a in fig.axes
+        for ln in a.get_lines()
+        if a.get_gid() in ("coarse-s", "sta")
+    }
     assert colour["train/loss"] == "C0" and colour["eval/val_bce"] != colour["train/loss"]
     # a report without history says so in its panel
     texts = " ".join(t.get_text() for t in _axes(fig, "audio_switch").texts)
@@ -73,7 +83,9 @@ def test_qualitative_figure_layout_points_and_overlays() -> None:
     assert axes[0].get_ylabel() == "AVAD v01 #4" and axes[4].get_ylabel() == "DIEM v02 #4"
     # the three fixation points, at pixel centres of the frame
     (pts,) = axes[0].collections
-    np.testing.assert_allclose(sorted(map(tuple, pts.get_offsets())), [(4.5, 3.5), (16.5, 10.5), (30.5, 20.5)])
+    np.testing.assert_allclose(
+        sorted(map(tuple, pts.get_offsets())), [(4.5, 3.5), (16.5, 10.5), (30.5, 20.5)]
+    )
     # overlays: frame + map stretched over the frame's extent, map min-max normalised
     for ax in (axes[1], axes[2], axes[3]):
         frame_im, map_im = ax.images
@@ -92,7 +104,10 @@ def test_qualitative_figure_layout_points_and_overlays() -> None:
 def test_table4_bars_heights_are_the_numbers() -> None:
     series = {
         "STANet (ours)": {"cc": {"AVAD": 0.6, "DIEM": None}, "nss": {"AVAD": 1.1, "DIEM": 0.9}},
-        "STANet (paper)": {"cc": {"AVAD": 0.438, "DIEM": 0.469}, "nss": {"AVAD": 2.018, "DIEM": 1.716}},
+        "STANet (paper)": {
+            "cc": {"AVAD": 0.438, "DIEM": 0.469},
+            "nss": {"AVAD": 2.018, "DIEM": 1.716},
+        },
     }
     fig = draw_table4_bars(series, ["AVAD", "DIEM"], [("cc", "CC"), ("nss", "NSS")])
     cc, nss = fig.axes

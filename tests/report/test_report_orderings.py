@@ -21,7 +21,9 @@ def test_one_cam_beating_scam_fails_the_every_cam_claim() -> None:
     }
     checks = _by_key(Inputs(ablations={"results": abl}))
     cc, nss = checks["scam_gt_cams_coarse/cc"], checks["scam_gt_cams_coarse/nss"]
-    assert cc.holds is True and cc.per_set == (False, True) and cc.avad_holds is False  # mean 0.42 > 0.39, AVAD: 0.44 < 0.48
+    assert (
+        cc.holds is True and cc.per_set == (False, True) and cc.avad_holds is False
+    )  # mean 0.42 > 0.39, AVAD: 0.44 < 0.48
     assert nss.holds is True and nss.per_set == (True, True)
     assert checks["sel_gt_avg_coarse/cc"].holds is None  # SCAM_avg coarse absent
     assert "SCAM_avg coarse" in checks["sel_gt_avg_coarse/cc"].reason
@@ -29,12 +31,18 @@ def test_one_cam_beating_scam_fails_the_every_cam_claim() -> None:
 
 def test_only_sets_every_method_has_count_and_nan_is_missing() -> None:
     ev = {
-        "STANet (ours)": {"AVAD": {"cc": 0.5, "nss": math.nan}, "DIEM": {"cc": 0.1, "nss": 2.0}, "ETMD": {"cc": 0.9, "nss": 2.0}},
+        "STANet (ours)": {
+            "AVAD": {"cc": 0.5, "nss": math.nan},
+            "DIEM": {"cc": 0.1, "nss": 2.0},
+            "ETMD": {"cc": 0.9, "nss": 2.0},
+        },
         "centre bias": {"AVAD": {"cc": 0.3, "nss": 1.0}, "DIEM": {"cc": 0.2, "nss": 1.0}},
     }
     checks = _by_key(Inputs(evaluate={"results": ev}))
     cc = checks["sta_gt_centre_bias/cc"]
-    assert cc.sets == ("AVAD", "DIEM") and cc.means == (0.3, 0.25) and cc.holds is True  # ETMD: no centre-bias row
+    assert (
+        cc.sets == ("AVAD", "DIEM") and cc.means == (0.3, 0.25) and cc.holds is True
+    )  # ETMD: no centre-bias row
     nss = checks["sta_gt_centre_bias/nss"]
     assert nss.sets == ("DIEM",) and nss.avad_holds is None  # NaN on AVAD does not count
     assert all(c.holds is None for k, c in checks.items() if not k.startswith("sta_gt"))
@@ -42,7 +50,12 @@ def test_only_sets_every_method_has_count_and_nan_is_missing() -> None:
 
 def test_ties_pass_ge_and_fail_gt() -> None:
     same = {"AVAD": {"cc": 0.5, "nss": 2.0}}
-    abl = {"STA with audio switch": same, "STA w/o audio switch": same, "SCAM_sel fine": same, "SCAM_avg fine": same}
+    abl = {
+        "STA with audio switch": same,
+        "STA w/o audio switch": same,
+        "SCAM_sel fine": same,
+        "SCAM_avg fine": same,
+    }
     checks = _by_key(Inputs(ablations={"results": abl}))
     assert checks["switch_ge_noswitch/cc"].holds is True
     assert checks["sel_gt_avg_fine/cc"].holds is False

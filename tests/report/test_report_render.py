@@ -10,7 +10,13 @@ from avsal.report.render import Bullets, Heading, Image, Para, Table, to_html, t
 def test_markdown_and_html_say_the_same_and_escape() -> None:
     t = Table(("Method", "CC"))
     t.add("a|b <script>", "0.500", kind="ours")
-    blocks = [Heading("Title", 1), Para("**bold** and `code`", "note"), Bullets(("x",)), t, Image("figures/a.png", "alt", "cap")]
+    blocks = [
+        Heading("Title", 1),
+        Para("**bold** and `code`", "note"),
+        Bullets(("x",)),
+        t,
+        Image("figures/a.png", "alt", "cap"),
+    ]
     md = to_markdown(blocks)
     assert "# Title" in md and "> **bold** and `code`" in md and "- x" in md
     assert "| a\\|b <script> | 0.500 |" in md and "![alt](figures/a.png)" in md

@@ -22,13 +22,20 @@ def _store(folder, set_root, set_name, channels: int | None):
     if channels is None:
         maps = np.broadcast_to(base, (len(refs), h, w)).astype(np.float16)
     else:
-        maps = (base[:, None] + np.arange(channels, dtype=np.float32)[None, :, None, None] / 10).repeat(h, 2).repeat(w, 3).astype(np.float16)
+        maps = (
+            (base[:, None] + np.arange(channels, dtype=np.float32)[None, :, None, None] / 10)
+            .repeat(h, 2)
+            .repeat(w, 3)
+            .astype(np.float16)
+        )
     MapStore(maps, refs).save(folder)
     return refs
 
 
 def _videos(root):
-    return lambda s: [e.video for e in FixationSet(root, s).fold_entries("test", None if s == "DIEM" else 1)]
+    return lambda s: [
+        e.video for e in FixationSet(root, s).fold_entries("test", None if s == "DIEM" else 1)
+    ]
 
 
 def test_collect_samples_reads_the_right_rows(tiny_world, tmp_path) -> None:
@@ -37,8 +44,15 @@ def test_collect_samples_reads_the_right_rows(tiny_world, tmp_path) -> None:
     pred_refs = _store(tmp_path / "pred" / "AVAD", root, "AVAD", None)
     mm_refs = _store(tmp_path / "mm" / "AVAD", root, "AVAD", 8)
     _store(tmp_path / "mm" / "Coutrot2", root, "Coutrot2", 8)  # method maps only
-    samples, notes = collect_samples(fixation_root=root, predictions=tmp_path / "pred", method_maps=tmp_path / "mm",
-                                     sets=SETS, videos_of=_videos(root), pseudo_channel=7, per_set=2)
+    samples, notes = collect_samples(
+        fixation_root=root,
+        predictions=tmp_path / "pred",
+        method_maps=tmp_path / "mm",
+        sets=SETS,
+        videos_of=_videos(root),
+        pseudo_channel=7,
+        per_set=2,
+    )
     avad = [s for s in samples if s.label.startswith("AVAD")]
     test_videos = _videos(root)("AVAD")
     assert [s.label.split()[1] for s in avad] == test_videos[:2]
@@ -50,7 +64,9 @@ def test_collect_samples_reads_the_right_rows(tiny_world, tmp_path) -> None:
         np.testing.assert_array_equal(s.fixations, vid.fixations(i))
         np.testing.assert_allclose(s.gt, vid.saliency_map(i))
         assert s.pred is not None and float(s.pred[0, 0]) == pred_refs.index((video, i))
-        assert s.pseudo is not None and float(s.pseudo[0, 0]) == np.float16(mm_refs.index((video, i)) + 0.7)
+        assert s.pseudo is not None and float(s.pseudo[0, 0]) == np.float16(
+            mm_refs.index((video, i)) + 0.7
+        )
     cout = [s for s in samples if s.label.startswith("Coutrot2")]
     assert cout and all(s.pred is None and s.pseudo is not None for s in cout)
     assert any("DIEM: no STA predictions or method maps" in n for n in notes)
@@ -64,8 +80,16 @@ def test_collect_samples_caps_the_number_of_sets(tiny_world, tmp_path) -> None:
     root = data / "fixations"
     for s in SETS:
         _store(tmp_path / "pred" / s, root, s, None)
-    samples, notes = collect_samples(fixation_root=root, predictions=tmp_path / "pred", method_maps=tmp_path / "none",
-                                     sets=SETS, videos_of=_videos(root), pseudo_channel=7, max_sets=2, per_set=1)
+    samples, notes = collect_samples(
+        fixation_root=root,
+        predictions=tmp_path / "pred",
+        method_maps=tmp_path / "none",
+        sets=SETS,
+        videos_of=_videos(root),
+        pseudo_channel=7,
+        max_sets=2,
+        per_set=1,
+    )
     assert [s.label.split()[0] for s in samples] == ["AVAD", "DIEM"]
     assert all(s.pseudo is None for s in samples)
 
@@ -79,8 +103,15 @@ def test_stage_draws_the_qualitative_figure_from_stores(tiny_world, tmp_path, pa
     _, data = tiny_world
     root = data / "fixations"
     cfg = make_cfg(tmp_path)
-    cfg = load_config(cfg.params_file, overrides={"paths.reports": cfg.paths.reports, "paths.artifacts": cfg.paths.artifacts,
-                                                  "paths.data": cfg.paths.data, "paths.fixation_root": str(root)})
+    cfg = load_config(
+        cfg.params_file,
+        overrides={
+            "paths.reports": cfg.paths.reports,
+            "paths.artifacts": cfg.paths.artifacts,
+            "paths.data": cfg.paths.data,
+            "paths.fixation_root": str(root),
+        },
+    )
     write_inputs(tmp_path / "reports", train=False)
     art = tmp_path / "artifacts"
     _store(art / "predictions" / "sta" / "AVAD", root, "AVAD", None)

@@ -46,19 +46,29 @@ def test_contract_and_files_only_under_reports(full_run) -> None:
     assert set(out) >= {"report", "html", "figures", "orderings"}
     assert Path(out["report"]) == tmp / "reports" / "report.md"
     assert Path(out["html"]) == tmp / "reports" / "report.html"
-    assert sorted(Path(f).name for f in out["figures"]) == ["table4_bars.png", "training_curves.png"]
+    assert sorted(Path(f).name for f in out["figures"]) == [
+        "table4_bars.png",
+        "training_curves.png",
+    ]
     after = _snapshot(tmp)
     changed = {p for p in after if before.get(p) != after[p]}
     assert changed and all(p.startswith("reports/") for p in changed), changed
-    assert not any(p.startswith("reports/figures/qualitative") for p in after)  # no artifacts -> no figure
+    assert not any(
+        p.startswith("reports/figures/qualitative") for p in after
+    )  # no artifacts -> no figure
 
 
 def test_markdown_has_our_numbers_and_the_published_stanet_row(full_run, paper_dir) -> None:
     _, _, out, _ = full_run
     md = Path(out["report"]).read_text()
     # our Table 4 rows, formatted to 3 decimals
-    assert "| ours | STANet (ours) | pseudo-fixations | 0.811 | 0.322 | 0.633 | 0.600 | 1.100 |" in md
-    assert "| ours | pseudo-GT method | pseudo-fixations | 0.778 | 0.278 | 0.578 | 0.478 | 1.478 |" in md
+    assert (
+        "| ours | STANet (ours) | pseudo-fixations | 0.811 | 0.322 | 0.633 | 0.600 | 1.100 |" in md
+    )
+    assert (
+        "| ours | pseudo-GT method | pseudo-fixations | 0.778 | 0.278 | 0.578 | 0.478 | 1.478 |"
+        in md
+    )
     # a set without pseudo-GT numbers says so instead of inventing them
     diem = md.split("### DIEM")[1].split("###")[0]
     assert "| ours | pseudo-GT method |  | not available |" in diem
@@ -83,10 +93,18 @@ def test_ablation_tables_map_our_rows_onto_the_papers(full_run, paper_dir) -> No
     md = Path(out["report"]).read_text()
     abl = pd.read_csv(paper_dir / "ablations_published.csv")
     t1 = md.split("### Table 1")[1].split("### Table 2")[0]
-    fine_sel = abl[(abl["table"] == 1) & (abl["stage"] == "fine") & (abl["module"] == "SCAM_sel")].iloc[0]
+    fine_sel = abl[
+        (abl["table"] == 1) & (abl["stage"] == "fine") & (abl["module"] == "SCAM_sel")
+    ].iloc[0]
     assert f"| fine | SCAM_sel | paper (AVAD) | {fine_sel['auc_j']:.3f} |" in t1
-    assert "| fine | SCAM_sel | ours `SCAM_sel fine`, AVAD | 0.750 | 0.250 | 0.550 | 0.432 | 1.988 |" in t1
-    assert "| fine | SCAM_sel | ours `SCAM_sel fine`, mean of 2 sets | 0.750 | 0.250 | 0.550 | 0.416 | 1.944 |" in t1
+    assert (
+        "| fine | SCAM_sel | ours `SCAM_sel fine`, AVAD | 0.750 | 0.250 | 0.550 | 0.432 | 1.988 |"
+        in t1
+    )
+    assert (
+        "| fine | SCAM_sel | ours `SCAM_sel fine`, mean of 2 sets | 0.750 | 0.250 | 0.550 | 0.416 | 1.944 |"
+        in t1
+    )
     t2 = md.split("### Table 2")[1].split("### Table 3")[0]
     assert "| coarse | CAM_STA | ours `CAM_STA`, AVAD |" in t2
     assert "| coarse | SCAM | ours `SCAM_sel coarse`, AVAD |" in t2
@@ -120,11 +138,17 @@ def test_orderings_verdicts_follow_the_numbers(full_run) -> None:
     bad = _line(md, "| our STA > centre bias | NSS |")
     assert "STANet (ours) 1.000 > centre bias 1.500" in bad and "| ✗ |" in bad
     assert "| ✗ | 0 of 2 sets | ✗ |" in _line(md, "| selective > average fusion (coarse) | CC |")
-    assert "SCAM_sel 0.416 > SCAM_avg 0.380 | 2 | ✓ | 1 of 2 sets | ✓ |" in _line(md, "| selective > average fusion (fine) | CC |")
-    assert "SCAM_sel 0.200 > CAM_S 0.120, CAM_ST 0.130, CAM_SA 0.135, CAM_STA 0.136" in _line(md, "every single-source CAM | CC |")
+    assert "SCAM_sel 0.416 > SCAM_avg 0.380 | 2 | ✓ | 1 of 2 sets | ✓ |" in _line(
+        md, "| selective > average fusion (fine) | CC |"
+    )
+    assert "SCAM_sel 0.200 > CAM_S 0.120, CAM_ST 0.130, CAM_SA 0.135, CAM_STA 0.136" in _line(
+        md, "every single-source CAM | CC |"
+    )
     assert "with switch 0.500 ≥ w/o switch 0.500" in _line(md, "audio switch >= without | CC |")
     assert "**8 of 12 checkable orderings hold.**" in md
-    assert "our STA > centre bias (NSS)" in md.split("checkable orderings hold.**")[1].splitlines()[0]
+    assert (
+        "our STA > centre bias (NSS)" in md.split("checkable orderings hold.**")[1].splitlines()[0]
+    )
 
 
 def test_html_is_self_contained_with_tables_and_relative_images(full_run) -> None:
@@ -132,7 +156,10 @@ def test_html_is_self_contained_with_tables_and_relative_images(full_run) -> Non
     html = Path(out["html"]).read_text()
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
     assert html.count("<table>") >= 6 + 3 + 1  # six sets, three ablation tables, the orderings
-    assert '<img src="figures/training_curves.png"' in html and '<img src="figures/table4_bars.png"' in html
+    assert (
+        '<img src="figures/training_curves.png"' in html
+        and '<img src="figures/table4_bars.png"' in html
+    )
     assert "http://" not in html and "https://" not in html  # nothing fetched from outside
     assert '<tr class="ours"><td>ours</td><td>STANet (ours)</td>' in html
     assert '<td class="num">0.811</td>' in html and "STANet (paper)" in html
@@ -191,7 +218,9 @@ def test_stale_figure_is_removed_when_its_input_goes(tmp_path, paper_dir) -> Non
     for p in (tmp_path / "reports" / "train").iterdir():
         p.unlink()
     out = run(cfg, paper_dir=paper_dir)
-    assert not curves.exists() and "figures/training_curves.png" not in Path(out["report"]).read_text()
+    assert (
+        not curves.exists() and "figures/training_curves.png" not in Path(out["report"]).read_text()
+    )
 
 
 def test_missing_paper_folder_and_params_override(tmp_path, paper_dir) -> None:
@@ -207,8 +236,14 @@ def test_missing_paper_folder_and_params_override(tmp_path, paper_dir) -> None:
     t4 = pd.read_csv(paper_dir / "table4_published.csv")
     t4.loc[(t4["method"] == "STANet") & (t4["dataset"] == "AVAD"), "cc"] = 0.987
     t4.to_csv(alt / "table4_published.csv", index=False)
-    (alt / "ablations_published.csv").write_bytes((paper_dir / "ablations_published.csv").read_bytes())
-    md = Path(run(dataclasses.replace(cfg, paths=dataclasses.replace(cfg.paths, published=str(alt))))["report"]).read_text()
+    (alt / "ablations_published.csv").write_bytes(
+        (paper_dir / "ablations_published.csv").read_bytes()
+    )
+    md = Path(
+        run(dataclasses.replace(cfg, paths=dataclasses.replace(cfg.paths, published=str(alt))))[
+            "report"
+        ]
+    ).read_text()
     assert "| paper | STANet (paper) | weakly-sup. | 0.873 | 0.334 | 0.580 | 0.987 | 2.018 |" in md
 
 

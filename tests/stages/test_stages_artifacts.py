@@ -23,12 +23,24 @@ def test_every_artifact_path_is_a_declared_out(repo_root, cfg):
     p = Paths(cfg)
     outs = _declared_outs(repo_root)
     sets = cfg.datasets.fixation_sets
-    paths = [p.prepared("ave"), *(p.prepared(s) for s in sets), p.model("audio_switch", "switch"), p.model("tagger", "fold0"),
-             *(p.model(st, n) for st in ("coarse", "fine") for n in NETS), p.model("coarse", "sta_cls"),
-             *(p.model("sta", v) for v in STA_VARIANTS), *(p.cams(s) for s in ("coarse", "fine")),
-             *(p.pseudo(s) for s in ("coarse", "fine")), *(p.predictions(v, s) for v in STA_VARIANTS for s in sets),
-             *(p.method_maps(s) for s in sets), p.eval_frames("evaluate"), p.eval_frames("ablations"),
-             p.checkpoints("sta", "sta"), p.report("evaluate.json"), p.report("validation_pseudo.json")]
+    paths = [
+        p.prepared("ave"),
+        *(p.prepared(s) for s in sets),
+        p.model("audio_switch", "switch"),
+        p.model("tagger", "fold0"),
+        *(p.model(st, n) for st in ("coarse", "fine") for n in NETS),
+        p.model("coarse", "sta_cls"),
+        *(p.model("sta", v) for v in STA_VARIANTS),
+        *(p.cams(s) for s in ("coarse", "fine")),
+        *(p.pseudo(s) for s in ("coarse", "fine")),
+        *(p.predictions(v, s) for v in STA_VARIANTS for s in sets),
+        *(p.method_maps(s) for s in sets),
+        p.eval_frames("evaluate"),
+        p.eval_frames("ablations"),
+        p.checkpoints("sta", "sta"),
+        p.report("evaluate.json"),
+        p.report("validation_pseudo.json"),
+    ]
     art, rep = Path(cfg.paths.artifacts), Path(cfg.paths.reports)
     missing = []
     for path in paths:

@@ -24,8 +24,18 @@ def _decode(job):
 def test_shards_resume_and_fingerprint(tmp_path):
     CALLS.clear()
     jobs = ["clip_a", "clip_b", "clip_c"]
-    ps = write_prepared(tmp_path / "p", jobs, _decode, job_id=str, settings={"fps": 4, "size": [6, 8]}, shard_clips=2)
-    assert CALLS == jobs and sorted(p.name for p in (tmp_path / "p").glob("shard_*")) == ["shard_00000", "shard_00001"]
+    ps = write_prepared(
+        tmp_path / "p",
+        jobs,
+        _decode,
+        job_id=str,
+        settings={"fps": 4, "size": [6, 8]},
+        shard_clips=2,
+    )
+    assert CALLS == jobs and sorted(p.name for p in (tmp_path / "p").glob("shard_*")) == [
+        "shard_00000",
+        "shard_00001",
+    ]
     assert [c.clip_id for c in ps.clips] == jobs and ps.frame_size == (6, 8)
     # an interruption: shard 1 lost, a half-written .tmp left behind -> only shard 1 is redone
     import shutil
@@ -33,25 +43,55 @@ def test_shards_resume_and_fingerprint(tmp_path):
     shutil.rmtree(tmp_path / "p" / "shard_00001")
     (tmp_path / "p" / "shard_00001.tmp").mkdir()
     CALLS.clear()
-    write_prepared(tmp_path / "p", jobs, _decode, job_id=str, settings={"fps": 4, "size": [6, 8]}, shard_clips=2)
+    write_prepared(
+        tmp_path / "p",
+        jobs,
+        _decode,
+        job_id=str,
+        settings={"fps": 4, "size": [6, 8]},
+        shard_clips=2,
+    )
     assert CALLS == ["clip_c"] and not (tmp_path / "p" / "shard_00001.tmp").exists()
     # a changed input file (its signature) redoes only the shard that holds it
     CALLS.clear()
-    write_prepared(tmp_path / "p", jobs, _decode, job_id=str, settings={"fps": 4, "size": [6, 8]}, shard_clips=2,
-                   job_signature=lambda j: "v2" if j == "clip_c" else "")
+    write_prepared(
+        tmp_path / "p",
+        jobs,
+        _decode,
+        job_id=str,
+        settings={"fps": 4, "size": [6, 8]},
+        shard_clips=2,
+        job_signature=lambda j: "v2" if j == "clip_c" else "",
+    )
     assert CALLS == jobs  # the first call with signatures: every shard's fingerprint is new
     CALLS.clear()
-    write_prepared(tmp_path / "p", jobs, _decode, job_id=str, settings={"fps": 4, "size": [6, 8]}, shard_clips=2,
-                   job_signature=lambda j: "v3" if j == "clip_c" else "")
+    write_prepared(
+        tmp_path / "p",
+        jobs,
+        _decode,
+        job_id=str,
+        settings={"fps": 4, "size": [6, 8]},
+        shard_clips=2,
+        job_signature=lambda j: "v3" if j == "clip_c" else "",
+    )
     assert CALLS == ["clip_c"]
     # a changed setting redoes everything
     CALLS.clear()
-    write_prepared(tmp_path / "p", jobs, _decode, job_id=str, settings={"fps": 8, "size": [6, 8]}, shard_clips=2)
+    write_prepared(
+        tmp_path / "p",
+        jobs,
+        _decode,
+        job_id=str,
+        settings={"fps": 8, "size": [6, 8]},
+        shard_clips=2,
+    )
     assert CALLS == jobs
 
 
 def test_prepared_reading_and_refs(tmp_path):
-    ps = write_prepared(tmp_path / "p", ["x1", "y2"], _decode, job_id=str, settings={"size": [6, 8]}, shard_clips=1)
+    ps = write_prepared(
+        tmp_path / "p", ["x1", "y2"], _decode, job_id=str, settings={"size": [6, 8]}, shard_clips=1
+    )
     ps = PreparedSet(tmp_path / "p")
     clip = ps.by_id["y2"]
     assert ps.frames(clip, 3)[0, 0, 0] == 3 and ps.frames(clip).shape == (4, 6, 8, 3)
@@ -66,12 +106,16 @@ def test_clip_indices_clamp_at_ends():
 
 
 def test_frame_dataset_crop_targets_and_errors(tmp_path):
-    ps = write_prepared(tmp_path / "p", ["x1"], _decode, job_id=str, settings={"size": [6, 8]}, shard_clips=1)
+    ps = write_prepared(
+        tmp_path / "p", ["x1"], _decode, job_id=str, settings={"size": [6, 8]}, shard_clips=1
+    )
     refs = [(0, 1), (0, 3)]
     boxes = np.array([[0, 0, 3, 4], [0, 0, 6, 8]])
     pseudo = np.zeros((2, 6, 8), np.float32)
     pseudo[0, :3, :4] = 1.0
-    ds = FrameDataset(ps, refs, input_size=(6, 8), clip_frames=3, num_classes=2, boxes=boxes, pseudo=pseudo)
+    ds = FrameDataset(
+        ps, refs, input_size=(6, 8), clip_frames=3, num_classes=2, boxes=boxes, pseudo=pseudo
+    )
     s = ds[0]
     assert s["frame"].shape == (3, 6, 8) and s["clip"].shape == (3, 3, 6, 8)
     assert float(s["frame"].max()) <= 1.0  # RGB in [0, 1]; the nets normalise inside
@@ -86,7 +130,9 @@ def test_frame_dataset_crop_targets_and_errors(tmp_path):
 
 def test_map_store_roundtrip_is_lossless(tmp_path):
     maps = np.random.default_rng(0).random((3, 4, 5)).astype(np.float16)
-    MapStore(maps, [("a", 0), ("a", 1), ("b", 0)], {"boxes": np.arange(12).reshape(3, 4)}).save(tmp_path / "m")
+    MapStore(maps, [("a", 0), ("a", 1), ("b", 0)], {"boxes": np.arange(12).reshape(3, 4)}).save(
+        tmp_path / "m"
+    )
     back = MapStore.load(tmp_path / "m")
     assert np.array_equal(np.asarray(back.maps), maps) and back.maps.dtype == np.float16
     assert back.refs == [("a", 0), ("a", 1), ("b", 0)] and back.extra["boxes"][2, 3] == 11

@@ -21,7 +21,16 @@ def test_summary_is_frame_mean_per_video_then_unweighted_video_mean():
     # video a: 3 frames (1, 2, 3) -> 2 ; video b: 1 frame (6) and a NaN frame -> 6 ; set mean = 4
     for v, vals in (("a", [1, 2, 3]), ("b", [6, np.nan])):
         for i, x in enumerate(vals):
-            rows.append({"method": "m", "dataset": "AVAD", "video": v, "frame": i, "metric": "cc", "value": x})
+            rows.append(
+                {
+                    "method": "m",
+                    "dataset": "AVAD",
+                    "video": v,
+                    "frame": i,
+                    "metric": "cc",
+                    "value": x,
+                }
+            )
     out = summarise(pd.DataFrame(rows))
     assert out["m"]["AVAD"]["cc"] == pytest.approx(4.0)  # a frame-weighted mean would give 3.0
 

@@ -13,8 +13,16 @@ def test_paper_profile_matches_the_paper(repo_root):
     merged = load_profile(repo_root / "params.yaml", repo_root / "profiles" / "paper.yaml")
     cfg = from_dict(Config, merged)
     assert cfg.model.backbone == "vgg16"
-    assert cfg.coarse.input_size == (256, 256) and cfg.fine.input_size == (356, 356) and cfg.sta.input_size == (356, 356)
-    assert cfg.coarse.train.batch_size == 20 and cfg.fine.train.batch_size == 3 and cfg.sta.train.batch_size == 3
+    assert (
+        cfg.coarse.input_size == (256, 256)
+        and cfg.fine.input_size == (356, 356)
+        and cfg.sta.input_size == (356, 356)
+    )
+    assert (
+        cfg.coarse.train.batch_size == 20
+        and cfg.fine.train.batch_size == 3
+        and cfg.sta.train.batch_size == 3
+    )
     for spec in (cfg.coarse.train, cfg.fine.train, cfg.sta.train):
         assert spec.optimizer == "sgd" and spec.lr == 1e-3
     assert len(cfg.ave.categories) == 28
@@ -24,14 +32,22 @@ def test_paper_profile_matches_the_paper(repo_root):
 def test_paper_profile_builds_and_steps(repo_root):
     merged = load_profile(repo_root / "params.yaml", repo_root / "profiles" / "paper.yaml")
     cfg = from_dict(Config, merged)
-    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, pretrained=False))  # no network in tests
+    cfg = dataclasses.replace(
+        cfg, model=dataclasses.replace(cfg.model, pretrained=False)
+    )  # no network in tests
     c = len(cfg.ave.categories)
-    frame, clip, audio = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 5, 32, 32), torch.randn(2, 1, 64, 101)
+    frame, clip, audio = (
+        torch.rand(2, 3, 32, 32),
+        torch.rand(2, 3, 5, 32, 32),
+        torch.randn(2, 1, 64, 101),
+    )
     batch = {"frame": frame, "clip": clip, "audio": audio, "target": torch.eye(c)[:2]}
     switch = build_net(cfg, "audio_switch", num_classes=None)
     for kind in ("s", "st", "sa"):
         net = build_net(cfg, kind, num_classes=c, switch=switch if kind == "sa" else None)
-        opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=cfg.coarse.train.lr, momentum=0.9)
+        opt = torch.optim.SGD(
+            [p for p in net.parameters() if p.requires_grad], lr=cfg.coarse.train.lr, momentum=0.9
+        )
         loss, _ = cls_loss(kind)(net, batch)
         loss.backward()
         opt.step()

@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-QUICK_TUNE = {"heartbeat_interval": 1, "grace_period": 3, "max_retry": 2,
-              "sampler": {"name": "tpe", "seed": 0, "n_startup_trials": 4},
-              "pruner": {"name": "median", "n_startup_trials": 2, "n_warmup_steps": 0}}
+QUICK_TUNE = {
+    "heartbeat_interval": 1,
+    "grace_period": 3,
+    "max_retry": 2,
+    "sampler": {"name": "tpe", "seed": 0, "n_startup_trials": 4},
+    "pruner": {"name": "median", "n_startup_trials": 2, "n_warmup_steps": 0},
+}
 
 
 def write_params(root: Path, repo_root: Path, *, tune: dict | None = None) -> Path:
@@ -20,8 +24,13 @@ def write_params(root: Path, repo_root: Path, *, tune: dict | None = None) -> Pa
 
     merged = load_profile(repo_root / "params.yaml", repo_root / "profiles" / "tiny.yaml")
     data = root / "data"
-    merged["paths"].update(data=str(data), ave_root=str(data / "AVE_Dataset"), fixation_root=str(data / "fixations"),
-                           artifacts=str(root / "artifacts"), reports=str(root / "reports"))
+    merged["paths"].update(
+        data=str(data),
+        ave_root=str(data / "AVE_Dataset"),
+        fixation_root=str(data / "fixations"),
+        artifacts=str(root / "artifacts"),
+        reports=str(root / "reports"),
+    )
     merged["tune"].update(QUICK_TUNE)
     merged["tune"].update(tune or {})
     path = root / "params.yaml"

@@ -87,7 +87,12 @@ def test_a_killed_build_leaves_no_entry_and_the_next_build_resumes_its_partial(t
 
 def test_entries_hold_only_their_own_outputs_and_overlays_link_them(tmp_path):
     cache = Cache(tmp_path / "c")
-    up = cache.ensure("train_cls@coarse-s", "a", lambda art, rep: _build_into(art, "coarse", "coarse nets"), outs=OUTS["coarse"])
+    up = cache.ensure(
+        "train_cls@coarse-s",
+        "a",
+        lambda art, rep: _build_into(art, "coarse", "coarse nets"),
+        outs=OUTS["coarse"],
+    )
 
     def build_scam(art: Path, rep: Path) -> dict:
         assert (art / "models/coarse/s.pt").read_text() == "coarse nets"  # upstream, via a link
@@ -99,15 +104,21 @@ def test_entries_hold_only_their_own_outputs_and_overlays_link_them(tmp_path):
     assert e.root == tmp_path / "c" / "scam" / "coarse" / "b"
     files = sorted(str(p.relative_to(e.root)) for p in e.root.rglob("*"))
     assert not any(p.is_symlink() for p in e.root.rglob("*"))
-    assert "artifacts/pseudo/coarse/out.txt" in files and not any("models" in f or "train" in f for f in files)
+    assert "artifacts/pseudo/coarse/out.txt" in files and not any(
+        "models" in f or "train" in f for f in files
+    )
     ws = tmp_path / "trial"
     overlay(ws, [up, e])
-    assert (ws / "artifacts/models/coarse/s.pt").is_symlink() and (ws / "artifacts/pseudo/coarse/out.txt").read_text() == "maps"
+    assert (ws / "artifacts/models/coarse/s.pt").is_symlink() and (
+        ws / "artifacts/pseudo/coarse/out.txt"
+    ).read_text() == "maps"
 
 
 def test_a_build_that_forgets_an_output_is_an_error(tmp_path):
     with pytest.raises(RuntimeError, match="did not write"):
-        Cache(tmp_path).ensure("fine", "k", lambda art, rep: _build_into(art, "scam_coarse", "x"), outs=OUTS["fine"])
+        Cache(tmp_path).ensure(
+            "fine", "k", lambda art, rep: _build_into(art, "scam_coarse", "x"), outs=OUTS["fine"]
+        )
     assert Cache(tmp_path).get("fine", "k") is None
 
 
@@ -120,12 +131,20 @@ def test_the_trial_graph_is_dvc_yaml(repo_root):
     assert order[0] == "validate_raw" and order[-1] == "train_sta@sta"
     assert "validate_pseudo" in order  # trials train STA only on suite-checked pseudo-GT
     assert order.index("validate_pseudo") < order.index("train_sta@sta")
-    assert not any(n.startswith(("predict@", "evaluate", "method_maps", "train_sta@sta_noswitch")) for n in order)
+    assert not any(
+        n.startswith(("predict@", "evaluate", "method_maps", "train_sta@sta_noswitch"))
+        for n in order
+    )
     fine = g.nodes["train_cls@fine-s"]
-    assert ("artifacts", "pseudo/coarse/boxes.npy") in fine.deps and ("", "pipelines/train_cls.py") in fine.deps
+    assert ("artifacts", "pseudo/coarse/boxes.npy") in fine.deps and (
+        "",
+        "pipelines/train_cls.py",
+    ) in fine.deps
     assert "fine" in fine.params and "scam" not in fine.params
     assert [p.name for p in g.producers("artifacts", "pseudo/coarse/boxes.npy")] == ["scam@coarse"]
-    assert {p.name for p in g.producers("artifacts", "models/coarse")} == {f"train_cls@coarse-{n}" for n in ("s", "st", "sa", "sta_cls")}
+    assert {p.name for p in g.producers("artifacts", "models/coarse")} == {
+        f"train_cls@coarse-{n}" for n in ("s", "st", "sa", "sta_cls")
+    }
     assert fine.argv == ("--stage", "fine", "--net", "s")
 
 
@@ -138,13 +157,24 @@ def test_trial_keys_follow_the_declared_params_and_deps(repo_root, cfg, tmp_path
 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "raw.txt").write_text("a raw file")
-    cfg = dataclasses.replace(cfg, paths=dataclasses.replace(cfg.paths, artifacts=str(tmp_path / "a"), data=str(tmp_path / "data")))
+    cfg = dataclasses.replace(
+        cfg,
+        paths=dataclasses.replace(
+            cfg.paths, artifacts=str(tmp_path / "a"), data=str(tmp_path / "data")
+        ),
+    )
     pipe = TrialPipeline(cfg, project=repo_root)
     node = pipe.graph.nodes["validate_raw"]
     base, inputs = pipe.key(cfg, node, {})
     assert inputs["params"]["validation"] == dataclasses.asdict(cfg.validation)
-    assert base == pipe.key(with_overrides(cfg, {"scam.lam": 0.5, "sta.train.lr": 0.01}), node, {})[0]
+    assert (
+        base == pipe.key(with_overrides(cfg, {"scam.lam": 0.5, "sta.train.lr": 0.01}), node, {})[0]
+    )
     assert base != pipe.key(with_overrides(cfg, {"validation.min_fps": 5.0}), node, {})[0]
-    assert "src/avsal/validation" in inputs["deps"] and "pipelines/validate_raw.py" in inputs["deps"]
+    assert (
+        "src/avsal/validation" in inputs["deps"] and "pipelines/validate_raw.py" in inputs["deps"]
+    )
     (tmp_path / "data" / "raw.txt").write_text("another raw file")
-    assert base != TrialPipeline(cfg, project=repo_root).key(cfg, node, {})[0]  # the data's content is a dep
+    assert (
+        base != TrialPipeline(cfg, project=repo_root).key(cfg, node, {})[0]
+    )  # the data's content is a dep

@@ -38,11 +38,21 @@ def test_journal_heartbeat_fails_and_requeues_a_silent_trial(tmp_path):
     storage.record_heartbeat(alive._trial_id)
     optuna.storages.fail_stale_trials(study)
     # another process reading the same file sees the same states
-    again = optuna.load_study(study_name="hb", storage=open_storage(url, heartbeat_interval=1, grace_period=2))
+    again = optuna.load_study(
+        study_name="hb", storage=open_storage(url, heartbeat_interval=1, grace_period=2)
+    )
     states = {t.number: t.state.name for t in again.trials}
-    assert seen == [dead.number] and states[dead.number] == "FAIL" and states[alive.number] == "RUNNING"
+    assert (
+        seen == [dead.number]
+        and states[dead.number] == "FAIL"
+        and states[alive.number] == "RUNNING"
+    )
     waiting = [t for t in again.trials if t.state.name == "WAITING"]
-    assert len(waiting) == 1 and waiting[0].params == dead.params and waiting[0].system_attrs["failed_trial"] == dead.number
+    assert (
+        len(waiting) == 1
+        and waiting[0].params == dead.params
+        and waiting[0].system_attrs["failed_trial"] == dead.number
+    )
 
 
 def _two_worker_campaign(cfg, name: str, storage: str, monkeypatch) -> None:
@@ -108,8 +118,19 @@ def postgres_url():
 
     try:
         run(str(bindir / "initdb"), "-D", str(data), "-U", "avsal", "--auth=trust", "-E", "UTF8")
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "server.log"), "-w", "-t", "60",
-            "-o", f"-p {port} -k {base} -c listen_addresses=127.0.0.1", "start")
+        run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(base / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1",
+            "start",
+        )
         conn = psycopg2.connect(host="127.0.0.1", port=port, user="avsal", dbname="postgres")
         conn.autocommit = True
         conn.cursor().execute("CREATE DATABASE optuna")

@@ -27,7 +27,13 @@ def test_synthetic_world_passes(tiny_world):
     res = _validate(scfg, root)
     assert res.success, res.describe()
     names = {s.suite: s.n_records for s in res.suites}
-    assert set(names) == {"ave_metadata", "ave_clips", "fixation_lists", "fixation_videos", "fixation_frames"}
+    assert set(names) == {
+        "ave_metadata",
+        "ave_clips",
+        "fixation_lists",
+        "fixation_videos",
+        "fixation_frames",
+    }
     assert names["fixation_frames"] == sum(s.videos * s.frames for s in scfg.fixation_sets.values())
 
 
@@ -51,8 +57,11 @@ def _assembled_real_layout(real_samples, tmp_path):
 def test_real_samples_pass(real_samples, tmp_path):
     ave, fix = _assembled_real_layout(real_samples, tmp_path)
     res = validate_raw(
-        ave_root=ave, fixation_root=fix, categories=AVE_CATEGORIES,
-        fixation_sets=["AVAD", "DIEM", "SumMe", "ETMD", "Coutrot1", "Coutrot2"], lists_only=True,
+        ave_root=ave,
+        fixation_root=fix,
+        categories=AVE_CATEGORIES,
+        fixation_sets=["AVAD", "DIEM", "SumMe", "ETMD", "Coutrot1", "Coutrot2"],
+        lists_only=True,
     )
     assert res.success, res.describe()
     clips = next(s for s in res.suites if s.suite == "ave_clips")
@@ -61,7 +70,9 @@ def test_real_samples_pass(real_samples, tmp_path):
 
 def test_real_samples_without_frames_fail_unless_lists_only(real_samples, tmp_path):
     ave, fix = _assembled_real_layout(real_samples, tmp_path)
-    res = validate_raw(ave_root=ave, fixation_root=fix, categories=AVE_CATEGORIES, fixation_sets=["ETMD"])
+    res = validate_raw(
+        ave_root=ave, fixation_root=fix, categories=AVE_CATEGORIES, fixation_sets=["ETMD"]
+    )
     assert not res.success
     assert any("video_frames/ETMD_av" in e and "frame folder not found" in e for e in res.errors)
 
@@ -92,12 +103,18 @@ def test_corruptions_are_reported_with_file(tiny_world_copy):
     cv2.imwrite(str(ann / "maps" / "eyeMap_00002.jpg"), np.zeros((48, 64), np.uint8))
     # 5. a corrupt .mat
     vid3 = sorted((root / "fixations" / "video_frames" / "Coutrot_db2").iterdir())[0].name
-    (root / "fixations" / "annotations" / "Coutrot_db2" / vid3 / "fixMap_00001.mat").write_bytes(b"garbage" * 20)
+    (root / "fixations" / "annotations" / "Coutrot_db2" / vid3 / "fixMap_00001.mat").write_bytes(
+        b"garbage" * 20
+    )
 
     res = _validate(scfg, root)
     assert not res.success
     text = "\n".join(res.describe())
-    assert any(mp4s[0].name in line and ("cannot open" in line or "corrupt" in line or "unreadable" in line) for line in res.describe())
+    assert any(
+        mp4s[0].name in line
+        and ("cannot open" in line or "corrupt" in line or "unreadable" in line)
+        for line in res.describe()
+    )
     assert f"{mp4s[1]}" in text and "video file missing" in text
     assert f"{vid}/img_00003.jpg: missing frame" in text
     assert f"DIEM/{vid2}/fixMap_" in text and "fewer than 1 fixation" in text
@@ -127,10 +144,24 @@ def test_mp4_without_audio_is_reported(tiny_world_copy):
 def test_cli_exit_code_and_report(tiny_world_copy, tmp_path, repo_root):
     scfg, root = tiny_world_copy
     report = tmp_path / "reports" / "validation_raw.json"
-    args = [sys.executable, "-m", "avsal.cli", "--params", str(repo_root / "params.yaml"),
-            "-S", f"ave.categories={json.dumps(list(scfg.categories))}",
-            "validate-raw", "--ave-root", str(root / "AVE_Dataset"), "--fixation-root", str(root / "fixations"),
-            "--sets", *scfg.fixation_sets, "--report", str(report)]
+    args = [
+        sys.executable,
+        "-m",
+        "avsal.cli",
+        "--params",
+        str(repo_root / "params.yaml"),
+        "-S",
+        f"ave.categories={json.dumps(list(scfg.categories))}",
+        "validate-raw",
+        "--ave-root",
+        str(root / "AVE_Dataset"),
+        "--fixation-root",
+        str(root / "fixations"),
+        "--sets",
+        *scfg.fixation_sets,
+        "--report",
+        str(report),
+    ]
     ok = subprocess.run(args, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(report.read_text())["success"] is True

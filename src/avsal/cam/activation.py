@@ -83,7 +83,11 @@ def class_activation_map(
 
 @torch.no_grad()
 def cam_and_probs(
-    model: nn.Module, inputs: Mapping[str, Tensor], class_idx: int | Tensor | None, *, out_size: Size
+    model: nn.Module,
+    inputs: Mapping[str, Tensor],
+    class_idx: int | Tensor | None,
+    *,
+    out_size: Size,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """CAM [B, H, W], softmax probabilities [B, C] and the explained class [B], one forward pass.
 

@@ -25,17 +25,28 @@ TUNABLE_SECTIONS = ("model", "coarse", "fine", "tagger", "audio_switch", "scam",
 def check(cfg: Config) -> None:
     """Cross-field rules that types alone cannot express; ConfigError naming ``cfg.params_file``."""
     src = cfg.params_file
-    for field_name, names in (("synth.fixation_sets", cfg.synth.fixation_sets), ("datasets.fixation_sets", cfg.datasets.fixation_sets)):
+    for field_name, names in (
+        ("synth.fixation_sets", cfg.synth.fixation_sets),
+        ("datasets.fixation_sets", cfg.datasets.fixation_sets),
+    ):
         bad = sorted(set(names) - set(FIXATION_SETS))
         if bad:
-            raise ConfigError(f"{src}: {field_name}: unknown set(s) {bad}; known: {list(FIXATION_SETS)}")
+            raise ConfigError(
+                f"{src}: {field_name}: unknown set(s) {bad}; known: {list(FIXATION_SETS)}"
+            )
     overlap = set(cfg.synth.categories) & set(cfg.synth.unseen_categories)
     if overlap:
-        raise ConfigError(f"{src}: synth.unseen_categories overlap synth.categories: {sorted(overlap)}")
+        raise ConfigError(
+            f"{src}: synth.unseen_categories overlap synth.categories: {sorted(overlap)}"
+        )
     if abs(sum(cfg.synth.split_fractions) - 1.0) > 1e-6:
-        raise ConfigError(f"{src}: synth.split_fractions must sum to 1, got {cfg.synth.split_fractions}")
+        raise ConfigError(
+            f"{src}: synth.split_fractions must sum to 1, got {cfg.synth.split_fractions}"
+        )
     if cfg.model.clip_frames < 1 or cfg.model.clip_frames % 2 == 0:
-        raise ConfigError(f"{src}: model.clip_frames must be odd and >= 1, got {cfg.model.clip_frames}")
+        raise ConfigError(
+            f"{src}: model.clip_frames must be odd and >= 1, got {cfg.model.clip_frames}"
+        )
     if cfg.tagger.source == "file" and not cfg.tagger.predictions_file:
         raise ConfigError(f"{src}: tagger.source is 'file' but tagger.predictions_file is empty")
     if cfg.tagger.folds < 2:
@@ -81,7 +92,9 @@ def _check_tune(cfg: Config) -> None:
     src, t = cfg.params_file, cfg.tune
     bad = [m for m in t.objective.metrics if m not in METRICS]
     if not t.objective.metrics or bad:
-        raise ConfigError(f"{src}: tune.objective.metrics must name metrics of {list(METRICS)}, got {list(t.objective.metrics)}")
+        raise ConfigError(
+            f"{src}: tune.objective.metrics must name metrics of {list(METRICS)}, got {list(t.objective.metrics)}"
+        )
     if t.split.fold < 1:
         raise ConfigError(f"{src}: tune.split.fold must be >= 1, got {t.split.fold}")
     if t.split.fold == cfg.evaluate.fold and t.split.side == "test":
@@ -91,13 +104,26 @@ def _check_tune(cfg: Config) -> None:
         )
     unknown = sorted(set(t.sets) - set(cfg.datasets.fixation_sets))
     if unknown:
-        raise ConfigError(f"{src}: tune.sets {unknown} are not in datasets.fixation_sets {list(cfg.datasets.fixation_sets)}")
+        raise ConfigError(
+            f"{src}: tune.sets {unknown} are not in datasets.fixation_sets {list(cfg.datasets.fixation_sets)}"
+        )
     if t.storage is not None and not (t.storage.startswith("journal:") or "://" in t.storage):
-        raise ConfigError(f"{src}: tune.storage must be null, journal:<file> or a database URL (sqlite:///..., postgresql://...), got {t.storage!r}")
+        raise ConfigError(
+            f"{src}: tune.storage must be null, journal:<file> or a database URL (sqlite:///..., postgresql://...), got {t.storage!r}"
+        )
     if t.heartbeat_interval < 1 or t.grace_period <= t.heartbeat_interval:
-        raise ConfigError(f"{src}: tune needs heartbeat_interval >= 1 and grace_period > heartbeat_interval")
-    if t.max_retry < 0 or t.sampler.n_startup_trials < 0 or t.pruner.n_startup_trials < 0 or t.pruner.n_warmup_steps < 0:
-        raise ConfigError(f"{src}: tune.max_retry, sampler.n_startup_trials and pruner.* must be >= 0")
+        raise ConfigError(
+            f"{src}: tune needs heartbeat_interval >= 1 and grace_period > heartbeat_interval"
+        )
+    if (
+        t.max_retry < 0
+        or t.sampler.n_startup_trials < 0
+        or t.pruner.n_startup_trials < 0
+        or t.pruner.n_warmup_steps < 0
+    ):
+        raise ConfigError(
+            f"{src}: tune.max_retry, sampler.n_startup_trials and pruner.* must be >= 0"
+        )
     both = sorted(set(t.fixed) & set(t.space))
     if both:
         raise ConfigError(f"{src}: tune.fixed and tune.space both name {both}")
@@ -105,7 +131,9 @@ def _check_tune(cfg: Config) -> None:
         for key in keys:
             where = f"tune.{section}.{key}"
             if key.split(".")[0] not in TUNABLE_SECTIONS or key == "evaluate.fold":
-                raise ConfigError(f"{src}: {where}: only params of {list(TUNABLE_SECTIONS)} (not evaluate.fold) can be tuned or fixed")
+                raise ConfigError(
+                    f"{src}: {where}: only params of {list(TUNABLE_SECTIONS)} (not evaluate.fold) can be tuned or fixed"
+                )
             try:
                 tp = param_type(key)
             except KeyError:
@@ -119,10 +147,20 @@ def _check_tune(cfg: Config) -> None:
 def _check_spec(spec: ParamSpec, tp: Any, where: str, src: str) -> None:
     """One ``tune.space`` range against the declared type ``tp`` of the param it samples."""
     if not _scalar_type(tp):
-        raise ConfigError(f"{src}: {where}: only scalar params can be tuned (this one is {type_name(tp)})")
+        raise ConfigError(
+            f"{src}: {where}: only scalar params can be tuned (this one is {type_name(tp)})"
+        )
     if spec.type == "categorical":
-        if not spec.choices or spec.low is not None or spec.high is not None or spec.log or spec.step is not None:
-            raise ConfigError(f"{src}: {where}: a categorical range needs 'choices' (a non-empty list) and nothing else")
+        if (
+            not spec.choices
+            or spec.low is not None
+            or spec.high is not None
+            or spec.log
+            or spec.step is not None
+        ):
+            raise ConfigError(
+                f"{src}: {where}: a categorical range needs 'choices' (a non-empty list) and nothing else"
+            )
         for i, c in enumerate(spec.choices):
             if not (c is None or isinstance(c, (bool, int, float, str))):
                 raise ConfigError(f"{src}: {where}.choices[{i}] = {c!r}: choices must be scalars")
@@ -130,11 +168,19 @@ def _check_spec(spec: ParamSpec, tp: Any, where: str, src: str) -> None:
         if len(set(map(repr, spec.choices))) != len(spec.choices):
             raise ConfigError(f"{src}: {where}: duplicate choices {list(spec.choices)}")
         return
-    base = tp if get_origin(tp) not in (Union, types.UnionType) else next(a for a in get_args(tp) if a is not type(None))
+    base = (
+        tp
+        if get_origin(tp) not in (Union, types.UnionType)
+        else next(a for a in get_args(tp) if a is not type(None))
+    )
     if spec.type == "float" and base is not float or spec.type == "int" and base is not int:
-        raise ConfigError(f"{src}: {where}: a '{spec.type}' range does not fit a param of type {type_name(tp)} (use categorical choices)")
+        raise ConfigError(
+            f"{src}: {where}: a '{spec.type}' range does not fit a param of type {type_name(tp)} (use categorical choices)"
+        )
     if spec.choices is not None or spec.low is None or spec.high is None:
-        raise ConfigError(f"{src}: {where}: a '{spec.type}' range needs 'low' and 'high' (and no 'choices')")
+        raise ConfigError(
+            f"{src}: {where}: a '{spec.type}' range needs 'low' and 'high' (and no 'choices')"
+        )
     if not spec.low < spec.high:
         raise ConfigError(f"{src}: {where}: low ({spec.low}) must be below high ({spec.high})")
     if spec.log and spec.low <= 0:
@@ -143,5 +189,7 @@ def _check_spec(spec: ParamSpec, tp: Any, where: str, src: str) -> None:
         raise ConfigError(f"{src}: {where}: 'step' and 'log' exclude each other")
     if spec.step is not None and spec.step <= 0:
         raise ConfigError(f"{src}: {where}: step must be > 0")
-    if spec.type == "int" and any(v is not None and float(v) != int(v) for v in (spec.low, spec.high, spec.step)):
+    if spec.type == "int" and any(
+        v is not None and float(v) != int(v) for v in (spec.low, spec.high, spec.step)
+    ):
         raise ConfigError(f"{src}: {where}: an 'int' range needs integer low/high/step")

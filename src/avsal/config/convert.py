@@ -57,7 +57,9 @@ def convert(value: Any, tp: Any, where: str, source: str) -> Any:
             return tuple(convert(v, args[0], f"{where}[{i}]", source) for i, v in enumerate(value))
         if len(value) != len(args):
             raise ConfigError(f"{source}: '{where}' must have {len(args)} items, got {len(value)}")
-        return tuple(convert(v, a, f"{where}[{i}]", source) for i, (v, a) in enumerate(zip(value, args)))
+        return tuple(
+            convert(v, a, f"{where}[{i}]", source) for i, (v, a) in enumerate(zip(value, args))
+        )
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: '{where}' must be a mapping, got {value!r}")
@@ -90,7 +92,9 @@ def convert(value: Any, tp: Any, where: str, source: str) -> Any:
 def from_dict(cls: type, data: dict[str, Any], *, where: str = "", source: str = "<dict>") -> Any:
     """Build dataclass ``cls`` from ``data``; unknown or missing keys raise ConfigError."""
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")}
+    fields = {
+        f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")
+    }
     prefix = f"{where}." if where else ""
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -101,7 +105,9 @@ def from_dict(cls: type, data: dict[str, Any], *, where: str = "", source: str =
     kwargs = {}
     for name, f in fields.items():
         if name not in data:
-            has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            has_default = (
+                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            )
             if has_default:
                 continue
             raise ConfigError(f"{source}: missing key '{prefix}{name}'")

@@ -59,7 +59,9 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], *, source: s
         node[leaf] = value
 
 
-def load_config(path: str | Path = "params.yaml", overrides: dict[str, Any] | None = None) -> Config:
+def load_config(
+    path: str | Path = "params.yaml", overrides: dict[str, Any] | None = None
+) -> Config:
     """Read params.yaml (plus dotted-key ``overrides``) into a frozen :class:`Config`."""
     path = Path(path)
     if not path.is_file():
@@ -77,7 +79,9 @@ def load_config(path: str | Path = "params.yaml", overrides: dict[str, Any] | No
     return cfg
 
 
-def deep_merge(base: dict[str, Any], overrides: dict[str, Any], *, where: str = "", source: str = "<profile>") -> dict[str, Any]:
+def deep_merge(
+    base: dict[str, Any], overrides: dict[str, Any], *, where: str = "", source: str = "<profile>"
+) -> dict[str, Any]:
     """``base`` with ``overrides`` merged in, key by key; a key unknown to ``base`` is an error.
 
     Mappings merge recursively (a section keeps the keys a profile does not mention), except

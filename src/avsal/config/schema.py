@@ -127,7 +127,9 @@ class PrepareConfig:
 
     fps: float
     size: tuple[int, int]  # [H, W] of cached frames; nets resize/crop from here
-    audio_variant: Literal["paper", "official"]  # 1 s log-mel (paper) | 0.5 s 257x48 (released code)
+    audio_variant: Literal[
+        "paper", "official"
+    ]  # 1 s log-mel (paper) | 0.5 s 257x48 (released code)
     shard_clips: int
     workers: int
 
@@ -185,7 +187,9 @@ class ClsStageConfig:
 class TaggerConfig:
     """Where audio-switch labels come from (Sec. 3.7)."""
 
-    source: Literal["trained", "file"]  # trained: audio-only net on AVE tags | file: external predictions
+    source: Literal[
+        "trained", "file"
+    ]  # trained: audio-only net on AVE tags | file: external predictions
     predictions_file: str | None  # CSV video_id,second,label (e.g. from VGGSound) when source=file
     folds: int  # trained tagger: out-of-fold predictions, so no clip is tagged by a net that saw it
     train: TrainSpec
@@ -220,7 +224,9 @@ class RuntimeConfig:
     device: str  # auto | cpu | cuda
     num_workers: int  # DataLoader workers
     infer_batch_size: int
-    cpu_numerics: Literal["portable", "native"]  # portable: the same bytes on any x86-64 CPU (avsal.utils.numerics) | native
+    cpu_numerics: Literal[
+        "portable", "native"
+    ]  # portable: the same bytes on any x86-64 CPU (avsal.utils.numerics) | native
     cpu_threads: int  # intra-op threads of a portable CPU process (results depend on it)
 
 
@@ -286,13 +292,17 @@ class TuneConfig:
     objective: TuneObjective = field(default_factory=TuneObjective)
     split: TuneSplit = field(default_factory=TuneSplit)
     sets: tuple[str, ...] = ()  # fixation sets scored for tuning; [] = datasets.fixation_sets
-    storage: str | None = None  # null: sqlite:///<artifacts>/tune/optuna.db | journal:<file> | postgresql://...
+    storage: str | None = (
+        None  # null: sqlite:///<artifacts>/tune/optuna.db | journal:<file> | postgresql://...
+    )
     sampler: TuneSampler = field(default_factory=TuneSampler)
     pruner: TunePruner = field(default_factory=TunePruner)
     heartbeat_interval: int = 10  # s between a running trial's heartbeats (RDB storages)
     grace_period: int = 30  # s without a heartbeat before a trial counts as dead (failed, retried)
     max_retry: int = 2  # retries of a trial whose worker died
-    fixed: dict[str, Any] = field(default_factory=dict)  # dotted key -> value for every trial, not tuned
+    fixed: dict[str, Any] = field(
+        default_factory=dict
+    )  # dotted key -> value for every trial, not tuned
     space: dict[str, ParamSpec] = field(default_factory=dict)  # dotted key -> its range
 
 
@@ -314,7 +324,9 @@ class Config:
     sta: STAConfig
     runtime: RuntimeConfig
     evaluate: EvaluateConfig
-    tune: TuneConfig = field(default_factory=TuneConfig)  # optional: configs recorded before it load
+    tune: TuneConfig = field(
+        default_factory=TuneConfig
+    )  # optional: configs recorded before it load
     params_file: str = field(default="<dict>", compare=False, metadata={"internal": True})
 
     def to_dict(self) -> dict[str, Any]:

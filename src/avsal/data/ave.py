@@ -149,7 +149,9 @@ def parse_annotations(
             )
         category, video_id, quality, start_s, end_s = (p.strip() for p in parts)
         if category not in known:
-            raise AnnotationError(f"{path}:{lineno}: unknown category '{category}' (known: {len(known)} AVE categories)")
+            raise AnnotationError(
+                f"{path}:{lineno}: unknown category '{category}' (known: {len(known)} AVE categories)"
+            )
         if not video_id:
             raise AnnotationError(f"{path}:{lineno}: empty VideoID")
         try:
@@ -159,7 +161,9 @@ def parse_annotations(
                 f"{path}:{lineno}: StartTime/EndTime must be whole seconds, got '{start_s}', '{end_s}'"
             ) from None
         if start < 0 or end < start:
-            raise AnnotationError(f"{path}:{lineno}: need 0 <= StartTime <= EndTime, got {start}, {end}")
+            raise AnnotationError(
+                f"{path}:{lineno}: need 0 <= StartTime <= EndTime, got {start}, {end}"
+            )
         if end == start:
             log.warning("%s:%d: zero-length event skipped: %s", path, lineno, line)
             report.zero_length.append((lineno, line))

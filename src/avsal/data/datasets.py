@@ -44,7 +44,9 @@ def _crop_resize(img: np.ndarray, box: Sequence[int] | None, size: tuple[int, in
     h, w = size
     if img.shape[:2] == (h, w):
         return img
-    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if img.shape[0] > h else cv2.INTER_LINEAR)
+    return cv2.resize(
+        img, (w, h), interpolation=cv2.INTER_AREA if img.shape[0] > h else cv2.INTER_LINEAR
+    )
 
 
 class FrameDataset(Dataset):
@@ -99,7 +101,9 @@ class FrameDataset(Dataset):
             "ref": torch.tensor([ci, i]),
         }
         if self.clip_frames > 1:
-            sample["clip"] = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, 0, 1)))  # [3, T, h, w]
+            sample["clip"] = torch.from_numpy(
+                np.ascontiguousarray(np.moveaxis(x, 0, 1))
+            )  # [3, T, h, w]
         if self.num_classes is not None:
             target = np.zeros(self.num_classes, np.float32)
             labels = clip.labels[i]
@@ -139,7 +143,10 @@ class MapStore:
             buf = io.BytesIO()
             np.save(buf, arr)
             atomic_write_bytes(folder / f"{name}.npy", buf.getvalue())
-        atomic_write_json(folder / "refs.json", {"refs": [list(r) for r in self.refs], "extra": sorted(self.extra or {})})
+        atomic_write_json(
+            folder / "refs.json",
+            {"refs": [list(r) for r in self.refs], "extra": sorted(self.extra or {})},
+        )
         return folder
 
     @classmethod

@@ -69,11 +69,15 @@ def read_fold_list(path: str | Path) -> list[FoldEntry]:
             continue
         parts = line.split()
         if len(parts) != 3:
-            raise FixationDataError(f"{path}:{lineno}: expected '<video> <n_frames> <fps>', got '{line}'")
+            raise FixationDataError(
+                f"{path}:{lineno}: expected '<video> <n_frames> <fps>', got '{line}'"
+            )
         try:
             n, fps = int(parts[1]), float(parts[2])
         except ValueError:
-            raise FixationDataError(f"{path}:{lineno}: n_frames must be an integer and fps a number: '{line}'") from None
+            raise FixationDataError(
+                f"{path}:{lineno}: n_frames must be an integer and fps a number: '{line}'"
+            ) from None
         if n <= 0 or fps <= 0:
             raise FixationDataError(f"{path}:{lineno}: n_frames and fps must be positive: '{line}'")
         entries.append(FoldEntry(parts[0], n, fps))
@@ -110,7 +114,9 @@ def read_fixmap(path: Path, *, shape: tuple[int, int] | None = None) -> np.ndarr
     if arr.ndim != 2:
         raise FixationDataError(f"{path}: 'eyeMap' must be a 2-D binary map, got shape {arr.shape}")
     if shape is not None and arr.shape != tuple(shape):
-        raise FixationDataError(f"{path}: 'eyeMap' is {arr.shape}, expected the frame size {tuple(shape)}")
+        raise FixationDataError(
+            f"{path}: 'eyeMap' is {arr.shape}, expected the frame size {tuple(shape)}"
+        )
     if not np.isfinite(arr).all():
         raise FixationDataError(f"{path}: 'eyeMap' contains NaN or Inf")
     return arr > 0
@@ -156,12 +162,16 @@ class FixationVideo:
         """Number of frames on disk (the largest contiguous run from img_00001)."""
         if not self.frame_dir.is_dir():
             raise FixationDataError(f"{self.frame_dir}: frame folder not found")
-        numbers = sorted(int(m.group(1)) for p in self.frame_dir.iterdir() if (m := _FRAME_RE.match(p.name)))
+        numbers = sorted(
+            int(m.group(1)) for p in self.frame_dir.iterdir() if (m := _FRAME_RE.match(p.name))
+        )
         if not numbers:
             raise FixationDataError(f"{self.frame_dir}: no img_%05d.jpg frames")
         for expected, got in enumerate(numbers, start=1):
             if got != expected:
-                raise FixationDataError(f"{self.frame_dir / f'img_{expected:05d}.jpg'}: missing frame (found up to {numbers[-1]})")
+                raise FixationDataError(
+                    f"{self.frame_dir / f'img_{expected:05d}.jpg'}: missing frame (found up to {numbers[-1]})"
+                )
         return numbers[-1]
 
     def frame(self, i: int) -> np.ndarray:
@@ -189,7 +199,9 @@ class FixationVideo:
         """
         n = self.n_frames()
         if expected_frames is not None and n != expected_frames:
-            raise FixationDataError(f"{self.frame_dir}: {n} frames on disk, fold list says {expected_frames}")
+            raise FixationDataError(
+                f"{self.frame_dir}: {n} frames on disk, fold list says {expected_frames}"
+            )
         if not self.wav_path.is_file():
             raise FixationDataError(f"{self.wav_path}: missing audio file")
         h, w = self.frame(0).shape[:2]
@@ -209,7 +221,9 @@ class FixationSet:
 
     def __init__(self, root: str | Path, name: str) -> None:
         if name not in FIXATION_SETS:
-            raise ValueError(f"unknown fixation set '{name}', expected one of {list(FIXATION_SETS)}")
+            raise ValueError(
+                f"unknown fixation set '{name}', expected one of {list(FIXATION_SETS)}"
+            )
         self.root = Path(root)
         self.name = name
 
@@ -229,7 +243,9 @@ class FixationSet:
             return list(found)
         if fold_list_path(self.root, self.name, "test", None).is_file():
             return [None]
-        raise FixationDataError(f"{lists}: no fold lists for {self.name} ({self.folder}_list_test_*_fps.txt)")
+        raise FixationDataError(
+            f"{lists}: no fold lists for {self.name} ({self.folder}_list_test_*_fps.txt)"
+        )
 
     def fold_entries(self, split: str, fold: int | None) -> list[FoldEntry]:
         return read_fold_list(fold_list_path(self.root, self.name, split, fold))

@@ -70,7 +70,18 @@ def _write_shard(dst: Path, items: list[DecodedItem], shard: int, fp: str) -> li
     np.save(tmp / "audio.npy", audio)
     entries, off = [], 0
     for it in items:
-        entries.append(ClipEntry(it.clip_id, shard, off, len(it.frames), list(it.times), it.labels, it.split, it.extra))
+        entries.append(
+            ClipEntry(
+                it.clip_id,
+                shard,
+                off,
+                len(it.frames),
+                list(it.times),
+                it.labels,
+                it.split,
+                it.extra,
+            )
+        )
         off += len(it.frames)
     atomic_write_json(tmp / "meta.json", {"fingerprint": fp, "clips": [asdict(e) for e in entries]})
     if dst.exists():
@@ -129,9 +140,14 @@ def write_prepared(
                 bar.update(len(group))
             entries.extend(done)
     for stale in sorted(out.glob("shard_*")):
-        if int(stale.name.split("_")[1].split(".")[0]) >= len(groups) or stale.name.endswith(".tmp"):
+        if int(stale.name.split("_")[1].split(".")[0]) >= len(groups) or stale.name.endswith(
+            ".tmp"
+        ):
             shutil.rmtree(stale)
-    atomic_write_json(out / "index.json", {"fingerprint": fp, "settings": settings, "clips": [asdict(e) for e in entries]})
+    atomic_write_json(
+        out / "index.json",
+        {"fingerprint": fp, "settings": settings, "clips": [asdict(e) for e in entries]},
+    )
     return PreparedSet(out)
 
 
@@ -176,7 +192,9 @@ class PreparedSet:
         _, a = self._shard(clip.shard)
         return np.asarray(a[clip.offset + int(i)], dtype=np.float32)
 
-    def frame_refs(self, *, split: str | None = None, labelled_only: bool = False) -> list[tuple[int, int]]:
+    def frame_refs(
+        self, *, split: str | None = None, labelled_only: bool = False
+    ) -> list[tuple[int, int]]:
         """(clip number, frame index) pairs, in index order (deterministic)."""
         refs = []
         for ci, c in enumerate(self.clips):

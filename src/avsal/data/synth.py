@@ -109,7 +109,11 @@ def _ave_clip(
         sound_look = category_look(off_tag) if off_tag else obj.look
         on = (ta >= s) & (ta < e)
         audio[on] += signature(sound_look, ta[on], obj.phase)
-    entry = {"segments": segments, "off_tag_audio": off_tag, "silent_part": silent.look.name if silent else None}
+    entry = {
+        "segments": segments,
+        "off_tag_audio": off_tag,
+        "silent_part": silent.look.name if silent else None,
+    }
     return frames, audio.astype(np.float32), segments, entry
 
 
@@ -152,7 +156,9 @@ def _write_ave(cfg: SynthConfig, root: Path, res: SynthResult) -> None:
     def fmt(r: tuple) -> str:
         return f"{r[0]}&{r[1]}&good&{r[2]}&{r[3]}"
 
-    (root / "Annotations.txt").write_text("\n".join([HEADER, *map(fmt, rows), fmt(zero_row)]) + "\n")
+    (root / "Annotations.txt").write_text(
+        "\n".join([HEADER, *map(fmt, rows), fmt(zero_row)]) + "\n"
+    )
     for split, fname in (("train", "trainSet.txt"), ("val", "valSet.txt"), ("test", "testSet.txt")):
         lines = [fmt(r) for r in rows if r[4] == split]
         (root / fname).write_text("\n".join([HEADER, *lines]) + "\n")
@@ -174,7 +180,9 @@ def _observer_fixations(
     """Per-frame integer (row, col) fixation points of ``spec.observers`` virtual observers."""
     diag = math.hypot(height, width)
     kinds = np.array(["part", "distractor", "centre"])
-    probs = np.array([spec.p_sounding, spec.p_distractor, max(0.0, 1 - spec.p_sounding - spec.p_distractor)])
+    probs = np.array(
+        [spec.p_sounding, spec.p_distractor, max(0.0, 1 - spec.p_sounding - spec.p_distractor)]
+    )
     probs = probs / probs.sum()
     state = [None] * spec.observers  # (kind, distractor index, centre point)
     out = []
@@ -187,7 +195,9 @@ def _observer_fixations(
                 if kind == "distractor" and not distractor_xys:
                     kind = "centre"
                 idx = int(rng.integers(len(distractor_xys))) if kind == "distractor" else -1
-                centre = np.array([width / 2, height / 2]) + rng.normal(0, spec.centre_bias * diag, size=2)
+                centre = np.array([width / 2, height / 2]) + rng.normal(
+                    0, spec.centre_bias * diag, size=2
+                )
                 state[o] = (kind, idx, centre)
             kind, idx, centre = state[o]
             if kind == "part":
@@ -204,7 +214,14 @@ def _observer_fixations(
 
 
 def _write_fixation_video(
-    cfg: SynthConfig, name: str, set_name: str, spec, vid: str, idx: int, root: Path, res: SynthResult
+    cfg: SynthConfig,
+    name: str,
+    set_name: str,
+    spec,
+    vid: str,
+    idx: int,
+    root: Path,
+    res: SynthResult,
 ) -> int:
     rng = np.random.default_rng([cfg.seed, 3, list(FIXATION_SETS).index(set_name), idx])
     H, W = spec.height, spec.width
@@ -252,8 +269,12 @@ def _write_fixation_video(
         binary[fix[k][:, 0], fix[k][:, 1]] = 1
         dens = cv2.GaussianBlur(binary.astype(np.float32), (0, 0), sigma)
         dens = dens / dens.max()
-        (adir / "maps" / f"eyeMap_{k + 1:05d}.jpg").write_bytes(jpg_bytes(np.round(dens * 255).astype(np.uint8)))
-        (adir / f"fixMap_{k + 1:05d}.mat").write_bytes(mat_bytes({"eyeMap": binary.astype(np.float64)}))
+        (adir / "maps" / f"eyeMap_{k + 1:05d}.jpg").write_bytes(
+            jpg_bytes(np.round(dens * 255).astype(np.uint8))
+        )
+        (adir / f"fixMap_{k + 1:05d}.mat").write_bytes(
+            mat_bytes({"eyeMap": binary.astype(np.float64)})
+        )
     ta = np.arange(int(round(n / spec.fps * cfg.audio_rate))) / cfg.audio_rate
     heard = category_look(off_tag) if off_tag else look
     audio = rng.normal(0, 0.01, size=ta.shape) + signature(heard, ta, sounding.phase)
@@ -283,7 +304,10 @@ def _write_fixation_sets(cfg: SynthConfig, root: Path, res: SynthResult) -> None
             folds = {None: (videos[n_test:], videos[:n_test])}
         else:
             folds = {
-                k + 1: ([v for j, v in enumerate(videos) if j % spec.folds != k], [v for j, v in enumerate(videos) if j % spec.folds == k])
+                k + 1: (
+                    [v for j, v in enumerate(videos) if j % spec.folds != k],
+                    [v for j, v in enumerate(videos) if j % spec.folds == k],
+                )
                 for k in range(spec.folds)
             }
         for k, (train, test) in folds.items():
@@ -300,7 +324,9 @@ def generate_world(cfg: SynthConfig, out: str | Path, *, force: bool = False) ->
     """
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
-        raise FileExistsError(f"{out}: already exists; pass force=True (CLI: --force) to regenerate it")
+        raise FileExistsError(
+            f"{out}: already exists; pass force=True (CLI: --force) to regenerate it"
+        )
     tmp = out.with_name(out.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -309,7 +335,9 @@ def generate_world(cfg: SynthConfig, out: str | Path, *, force: bool = False) ->
     try:
         _write_ave(cfg, tmp / "AVE_Dataset", res)
         _write_fixation_sets(cfg, tmp / "fixations", res)
-        (tmp / "SYNTH_MANIFEST.json").write_text(json.dumps(res.manifest, indent=1, sort_keys=True) + "\n")
+        (tmp / "SYNTH_MANIFEST.json").write_text(
+            json.dumps(res.manifest, indent=1, sort_keys=True) + "\n"
+        )
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -15,7 +15,12 @@ import scipy.io
 _MAT_HEADER = b"MATLAB 5.0 MAT-file, written by avsal.synth"
 #: libx264 settings of the synthetic clips.  Bit-exact output needs one thread AND no lookahead
 #: (rc-lookahead / mb-tree): on small frames x264's lookahead made different bytes from run to run.
-X264_OPTIONS = {"crf": "20", "preset": "veryfast", "threads": "1", "x264-params": "rc-lookahead=0:mbtree=0"}
+X264_OPTIONS = {
+    "crf": "20",
+    "preset": "veryfast",
+    "threads": "1",
+    "x264-params": "rc-lookahead=0:mbtree=0",
+}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -38,7 +43,9 @@ def rgb_to_yuv420p(rgb: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.concatenate(planes)), 0, 255).astype(np.uint8)
 
 
-def write_mp4(path: Path, frames: np.ndarray, fps: float, audio: np.ndarray, audio_rate: int) -> None:
+def write_mp4(
+    path: Path, frames: np.ndarray, fps: float, audio: np.ndarray, audio_rate: int
+) -> None:
     """H.264 (yuv420p) + AAC mono mp4, written bit-exactly.
 
     Determinism needs: our own RGB -> YUV conversion (swscale's threaded conversion was seen to

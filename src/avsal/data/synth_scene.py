@@ -14,7 +14,8 @@ from avsal.data.ave import AVE_CATEGORIES
 
 _BODY_SHAPES = ("ellipse", "box", "diamond")
 _BODY_PALETTE = np.array(
-    [[150, 120, 100], [110, 130, 150], [140, 140, 120], [120, 110, 140], [100, 140, 120]], dtype=np.float32
+    [[150, 120, 100], [110, 130, 150], [140, 140, 120], [120, 110, 140], [100, 140, 120]],
+    dtype=np.float32,
 )
 
 
@@ -56,7 +57,9 @@ def envelope(look: CategoryLook, t: np.ndarray, phase: float) -> np.ndarray:
 
 def signature(look: CategoryLook, t: np.ndarray, phase: float) -> np.ndarray:
     """A category's sound: three harmonics of its pitch, modulated by its envelope."""
-    tone = sum(a * np.sin(2 * np.pi * h * look.pitch_hz * t) for h, a in ((1, 1.0), (2, 0.5), (3, 0.25)))
+    tone = sum(
+        a * np.sin(2 * np.pi * h * look.pitch_hz * t) for h, a in ((1, 1.0), (2, 0.5), (3, 0.25))
+    )
     return 0.35 * envelope(look, t, phase) * tone / 1.75
 
 
@@ -101,7 +104,9 @@ class SceneObject:
         return self.visible[0] <= t < self.visible[1]
 
 
-def _shape_mask(shape: str, xx: np.ndarray, yy: np.ndarray, c: np.ndarray, half: tuple[float, float]) -> np.ndarray:
+def _shape_mask(
+    shape: str, xx: np.ndarray, yy: np.ndarray, c: np.ndarray, half: tuple[float, float]
+) -> np.ndarray:
     dx = (xx - c[0]) / half[1]
     dy = (yy - c[1]) / half[0]
     if shape == "ellipse":
@@ -146,22 +151,32 @@ def render_frame(
             d2 = (xx - pc[0]) ** 2 + (yy - pc[1]) ** 2
             pmask = d2 <= r * r
             a = obj.look.stripe_angle
-            stripes = np.sin(2 * np.pi * ((xx - pc[0]) * math.cos(a) + (yy - pc[1]) * math.sin(a)) / 5.0)
+            stripes = np.sin(
+                2 * np.pi * ((xx - pc[0]) * math.cos(a) + (yy - pc[1]) * math.sin(a)) / 5.0
+            )
             shade = np.where(stripes > 0, 1.0, 0.55)[..., None]
             img[pmask] = (np.array(obj.look.part_rgb, np.float32) * shade)[pmask]
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
 def make_object(
-    rng: np.random.Generator, look: CategoryLook | None, height: int, width: int, moving: bool, shape: str | None = None
+    rng: np.random.Generator,
+    look: CategoryLook | None,
+    height: int,
+    width: int,
+    moving: bool,
+    shape: str | None = None,
 ) -> SceneObject:
     s = min(height, width) / 96.0
     half = (float(rng.uniform(9, 12) * s), float(rng.uniform(12, 16) * s))
-    start = np.array([rng.uniform(half[1], width - half[1]), rng.uniform(1.9 * half[0], height - half[0])])
+    start = np.array(
+        [rng.uniform(half[1], width - half[1]), rng.uniform(1.9 * half[0], height - half[0])]
+    )
     speed = rng.uniform(6, 14) * s if moving else 0.0
     ang = rng.uniform(0, 2 * np.pi)
     return SceneObject(
-        shape=shape or (look.body_shape if look else _BODY_SHAPES[int(rng.integers(len(_BODY_SHAPES)))]),
+        shape=shape
+        or (look.body_shape if look else _BODY_SHAPES[int(rng.integers(len(_BODY_SHAPES)))]),
         rgb=_BODY_PALETTE[int(rng.integers(len(_BODY_PALETTE)))],
         half=half,
         start_xy=start,
@@ -172,7 +187,13 @@ def make_object(
 
 
 def silent_part_object(
-    rng: np.random.Generator, cfg: SynthConfig, height: int, width: int, *, exclude: list[str], pool: tuple[str, ...] | None = None
+    rng: np.random.Generator,
+    cfg: SynthConfig,
+    height: int,
+    width: int,
+    *,
+    exclude: list[str],
+    pool: tuple[str, ...] | None = None,
 ) -> SceneObject | None:
     """With probability ``silent_part_fraction``: an object of another category, shown, not heard.
 
@@ -181,8 +202,12 @@ def silent_part_object(
     """
     if rng.random() >= cfg.silent_part_fraction:
         return None
-    others = [c for c in (pool or cfg.categories) if c not in exclude] or [c for c in cfg.categories if c not in exclude]
+    others = [c for c in (pool or cfg.categories) if c not in exclude] or [
+        c for c in cfg.categories if c not in exclude
+    ]
     look = category_look(others[int(rng.integers(len(others)))])
-    obj = make_object(rng, look, height, width, moving=bool(rng.random() < cfg.moving_distractor_fraction))
+    obj = make_object(
+        rng, look, height, width, moving=bool(rng.random() < cfg.moving_distractor_fraction)
+    )
     obj.silent = True
     return obj

@@ -55,7 +55,9 @@ def _open(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path))
     except Exception as exc:  # av raises many error types; all mean "not a readable video"
-        raise DecodeError(f"{path}: cannot open as a video container (expected mp4 with H.264 + AAC): {exc}") from exc
+        raise DecodeError(
+            f"{path}: cannot open as a video container (expected mp4 with H.264 + AAC): {exc}"
+        ) from exc
 
 
 def _duration(container: av.container.InputContainer, stream: av.stream.Stream) -> float:
@@ -148,7 +150,11 @@ def decode_clip(
     if size is not None:
         h, w = size
         out = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in out])
-    audio = _decode_audio(path, audio_rate, info.duration) if info.has_audio else np.zeros(0, np.float32)
+    audio = (
+        _decode_audio(path, audio_rate, info.duration)
+        if info.has_audio
+        else np.zeros(0, np.float32)
+    )
     return DecodedClip(frames=out, times=targets, audio=audio, audio_rate=audio_rate, info=info)
 
 

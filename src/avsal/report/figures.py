@@ -30,7 +30,12 @@ __all__ = [
     "training_curves",
 ]
 
-QUAL_COLUMNS = ("frame + GT fixations", "GT fixation map", "pseudo-GT method (SCAM_sel fine)", "STANet (ours)")
+QUAL_COLUMNS = (
+    "frame + GT fixations",
+    "GT fixation map",
+    "pseudo-GT method (SCAM_sel fine)",
+    "STANet (ours)",
+)
 
 
 def _png(fig: Figure, dpi: int = 110) -> bytes:
@@ -75,22 +80,43 @@ def draw_training_curves(train: dict[str, dict[str, Any]]) -> Figure:
     nrows = math.ceil(len(names) / ncols)
     fig = Figure(figsize=(3.6 * ncols, 2.7 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
-    for ax in axes.flat[len(names):]:
+    for ax in axes.flat[len(names) :]:
         ax.set_axis_off()
-    legend: dict[str, Any] = {}  # one figure legend: the same colour means the same quantity in every panel
+    legend: dict[
+        str, Any
+    ] = {}  # one figure legend: the same colour means the same quantity in every panel
     for ax, name in zip(axes.flat, names):
         rep = train[name]
         hist = [r for r in rep.get("history") or [] if isinstance(r, dict)]
         ax.set_title(name, fontsize=10)
         ax.set_gid(name)
         if not hist:
-            finals = ", ".join(f"{k}={v:.3g}" for k, v in rep.items() if isinstance(v, float) and ("loss" in k or "acc" in k or "bce" in k))
-            ax.text(0.5, 0.5, "no per-epoch history\n" + finals.replace(", ", "\n"), ha="center", va="center", fontsize=8, transform=ax.transAxes)
+            finals = ", ".join(
+                f"{k}={v:.3g}"
+                for k, v in rep.items()
+                if isinstance(v, float) and ("loss" in k or "acc" in k or "bce" in k)
+            )
+            ax.text(
+                0.5,
+                0.5,
+                "no per-epoch history\n" + finals.replace(", ", "\n"),
+                ha="center",
+                va="center",
+                fontsize=8,
+                transform=ax.transAxes,
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             continue
         epochs = [int(r.get("epoch", i)) for i, r in enumerate(hist)]
-        keys = sorted({k for r in hist for k in r if k.startswith(("train/", "eval/")) and isinstance(r[k], (int, float))})
+        keys = sorted(
+            {
+                k
+                for r in hist
+                for k in r
+                if k.startswith(("train/", "eval/")) and isinstance(r[k], (int, float))
+            }
+        )
         acc_keys = [k for k in keys if not _is_loss(k) and "acc" in k]
         ax2 = None
         for k in keys:
@@ -113,7 +139,13 @@ def draw_training_curves(train: dict[str, dict[str, Any]]) -> Figure:
         ax.tick_params(labelsize=7)
     if legend:
         order = [f for f in _STYLE if f in legend] + [f for f in legend if f not in _STYLE]
-        fig.legend([legend[f] for f in order], order, loc="outside lower center", ncols=len(order), fontsize=8)
+        fig.legend(
+            [legend[f] for f in order],
+            order,
+            loc="outside lower center",
+            ncols=len(order),
+            fontsize=8,
+        )
     fig.suptitle("Training curves (per epoch)", fontsize=12)
     return fig
 
@@ -144,18 +176,36 @@ def _overlay(ax: Any, frame: np.ndarray, m: np.ndarray | None) -> None:
     ax.imshow(frame, extent=(0, w, h, 0))
     if m is None:
         ax.imshow(frame.mean(2), cmap="gray", extent=(0, w, h, 0), alpha=0.6)
-        ax.text(w / 2, h / 2, "not available", ha="center", va="center", color="white", fontsize=9,
-                bbox={"facecolor": "black", "alpha": 0.6, "pad": 2})
+        ax.text(
+            w / 2,
+            h / 2,
+            "not available",
+            ha="center",
+            va="center",
+            color="white",
+            fontsize=9,
+            bbox={"facecolor": "black", "alpha": 0.6, "pad": 2},
+        )
     else:
         # the map may be at the cached size: stretch it over the frame's extent
-        ax.imshow(_norm(m), cmap="jet", alpha=0.5, extent=(0, w, h, 0), vmin=0, vmax=1, interpolation="bilinear")
+        ax.imshow(
+            _norm(m),
+            cmap="jet",
+            alpha=0.5,
+            extent=(0, w, h, 0),
+            vmin=0,
+            vmax=1,
+            interpolation="bilinear",
+        )
     ax.set_xlim(0, w)
     ax.set_ylim(h, 0)
 
 
 def qualitative_figure(samples: Sequence[QualSample]) -> bytes:
     """PNG of :func:`draw_qualitative`."""
-    return _png(draw_qualitative(samples), dpi=85)  # noisy frames compress badly: keep the committed PNG small
+    return _png(
+        draw_qualitative(samples), dpi=85
+    )  # noisy frames compress badly: keep the committed PNG small
 
 
 def draw_qualitative(samples: Sequence[QualSample]) -> Figure:
@@ -175,7 +225,9 @@ def draw_qualitative(samples: Sequence[QualSample]) -> Figure:
             # fixation maps are frame-sized; scale in case they are not
             ys = (ys + 0.5) * fh / s.fixations.shape[0]
             xs = (xs + 0.5) * fw / s.fixations.shape[1]
-            ax.scatter(xs, ys, s=14, c="lime", edgecolors="black", linewidths=0.6, label="fixations")
+            ax.scatter(
+                xs, ys, s=14, c="lime", edgecolors="black", linewidths=0.6, label="fixations"
+            )
         ax.set_xlim(0, fw)
         ax.set_ylim(fh, 0)
         ax.set_ylabel(s.label, fontsize=8)
@@ -186,7 +238,9 @@ def draw_qualitative(samples: Sequence[QualSample]) -> Figure:
             ax.set_yticks([])
     for c, title in enumerate(QUAL_COLUMNS):
         axes[0, c].set_title(title, fontsize=9)
-    fig.suptitle("Reporting split: human fixations vs the pseudo-GT method vs our STA net", fontsize=11)
+    fig.suptitle(
+        "Reporting split: human fixations vs the pseudo-GT method vs our STA net", fontsize=11
+    )
     return fig
 
 
@@ -220,10 +274,24 @@ def draw_table4_bars(
             ys = [series[lbl].get(metric, {}).get(d) for d in sets]
             vals = [np.nan if v is None else v for v in ys]
             hatch = "//" if "paper" in lbl else None
-            ax.bar(x + (i - (len(labels) - 1) / 2) * width, vals, width, label=lbl, color=f"C{i}", hatch=hatch, edgecolor="black", linewidth=0.4)
+            ax.bar(
+                x + (i - (len(labels) - 1) / 2) * width,
+                vals,
+                width,
+                label=lbl,
+                color=f"C{i}",
+                hatch=hatch,
+                edgecolor="black",
+                linewidth=0.4,
+            )
         ax.set_xticks(x, list(sets), fontsize=8)
         ax.set_title(header)
         ax.grid(axis="y", alpha=0.3)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=max(1, len(labels)), fontsize=8)
+    fig.legend(
+        *axes[0].get_legend_handles_labels(),
+        loc="outside lower center",
+        ncols=max(1, len(labels)),
+        fontsize=8,
+    )
     fig.suptitle(title, fontsize=11)
     return fig

@@ -36,6 +36,7 @@ SUPERVISION: dict[str, str] = {
     **dict.fromkeys(("DeepNet", "SalGAN", "DeepVS", "ACLNet"), "fully-sup."),
 }
 
+
 def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
@@ -56,12 +57,17 @@ def _read(path: Path, required: list[str]) -> pd.DataFrame:
 
 def load_table4(paper_dir: Path, sets: Iterable[str]) -> pd.DataFrame:
     """Table 4 rows (method, dataset, metric columns) with dataset names mapped onto ``sets``."""
-    df = _read(paper_dir / "table4_published.csv", ["method", "dataset", *(c for _, c, _ in METRICS)])
+    df = _read(
+        paper_dir / "table4_published.csv", ["method", "dataset", *(c for _, c, _ in METRICS)]
+    )
     sets = list(sets)
     return df.assign(dataset=[canonical_set(d, sets) for d in df["dataset"]])
 
 
 def load_ablations(paper_dir: Path) -> pd.DataFrame:
     """Tables 1-3 rows (table, stage, module, metric columns), AVAD only."""
-    df = _read(paper_dir / "ablations_published.csv", ["table", "stage", "module", *(c for _, c, _ in METRICS)])
+    df = _read(
+        paper_dir / "ablations_published.csv",
+        ["table", "stage", "module", *(c for _, c, _ in METRICS)],
+    )
     return df.assign(table=df["table"].astype(int), stage=df["stage"].str.lower())

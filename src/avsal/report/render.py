@@ -98,7 +98,8 @@ def _inline(text: str) -> str:
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;
+max-width:1150px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{border-bottom:2px solid #444}h2{border-bottom:1px solid #bbb;margin-top:2em}
 table{border-collapse:collapse;margin:0.6em 0 1.2em;font-size:0.88em}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#eee}
@@ -125,7 +126,9 @@ def to_html(blocks: list[Block], title: str) -> str:
             body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in b.items) + "</ul>")
         elif isinstance(b, Image):
             cap = f"<figcaption>{_inline(b.caption)}</figcaption>" if b.caption else ""
-            body.append(f'<figure><img src="{html.escape(b.src)}" alt="{html.escape(b.alt)}">{cap}</figure>')
+            body.append(
+                f'<figure><img src="{html.escape(b.src)}" alt="{html.escape(b.alt)}">{cap}</figure>'
+            )
         elif isinstance(b, Table):
             parts = ["<table>"]
             if b.caption:
@@ -133,14 +136,19 @@ def to_html(blocks: list[Block], title: str) -> str:
             parts.append("<tr>" + "".join(f"<th>{_inline(c)}</th>" for c in b.columns) + "</tr>")
             for r in b.rows:
                 cls = f' class="{r.kind}"' if r.kind else ""
-                tds = "".join(f'<td class="num">{html.escape(c)}</td>' if _NUM.match(c) else f"<td>{_inline(c)}</td>" for c in r.cells)
+                tds = "".join(
+                    f'<td class="num">{html.escape(c)}</td>'
+                    if _NUM.match(c)
+                    else f"<td>{_inline(c)}</td>"
+                    for c in r.cells
+                )
                 parts.append(f"<tr{cls}>{tds}</tr>")
             parts.append("</table>")
             body.append("\n".join(parts))
         else:  # pragma: no cover
             raise TypeError(f"unknown block {b!r}")
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"

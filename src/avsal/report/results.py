@@ -28,7 +28,18 @@ __all__ = [
 Results = dict[str, dict[str, dict[str, float]]]
 
 #: canonical order of the training reports (others found are appended by name)
-TRAIN_ORDER = ("audio_switch", "coarse-s", "coarse-st", "coarse-sa", "coarse-sta_cls", "fine-s", "fine-st", "fine-sa", "sta", "sta_noswitch")
+TRAIN_ORDER = (
+    "audio_switch",
+    "coarse-s",
+    "coarse-st",
+    "coarse-sa",
+    "coarse-sta_cls",
+    "fine-s",
+    "fine-st",
+    "fine-sa",
+    "sta",
+    "sta_noswitch",
+)
 
 
 @dataclass
@@ -69,7 +80,9 @@ def load_inputs(reports: Path) -> Inputs:
     inp.evaluate = _read_json(reports / "evaluate.json", inp.problems)
     inp.ablations = _read_json(reports / "ablations.json", inp.problems)
     found = {p.stem: p for p in sorted((reports / "train").glob("*.json"))}
-    order = [n for n in TRAIN_ORDER if n in found] + sorted(n for n in found if n not in TRAIN_ORDER)
+    order = [n for n in TRAIN_ORDER if n in found] + sorted(
+        n for n in found if n not in TRAIN_ORDER
+    )
     for name in order:
         obj = _read_json(found[name], inp.problems)
         if obj is not None:
@@ -85,7 +98,9 @@ def value(results: Results, method: str, dataset: str, metric: str) -> float | N
     return float(v)
 
 
-def set_mean(results: Results, method: str, metric: str, sets: list[str] | None = None) -> tuple[float | None, int]:
+def set_mean(
+    results: Results, method: str, metric: str, sets: list[str] | None = None
+) -> tuple[float | None, int]:
     """Unweighted mean over ``sets`` (default: every set the method has) and how many counted."""
     names = sets if sets is not None else list(results.get(method, {}))
     vals = [v for d in names if (v := value(results, method, d, metric)) is not None]
@@ -105,24 +120,66 @@ class OrderingCheck:
     holds: bool | None  # None: not checkable (an input is missing)
     avad_holds: bool | None  # the same claim on AVAD alone (the paper's set), for information
     reason: str = ""
-    per_set: tuple[bool, ...] = ()  # the claim on each set of ``sets``: shows a mean carried by one set
+    per_set: tuple[
+        bool, ...
+    ] = ()  # the claim on each set of ``sets``: shows a mean carried by one set
     relation: str = ">"
 
 
 #: key, claim, source ("evaluate" | "ablations"), chain of (label, method) in claimed order, relation
 ORDERING_CLAIMS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...], str], ...] = (
-    ("fine_gt_coarse_gt_cam_s", "fine SCAM > coarse SCAM > CAM_S", "ablations",
-     (("fine SCAM_sel", "SCAM_sel fine"), ("coarse SCAM_sel", "SCAM_sel coarse"), ("CAM_S", "CAM_S")), ">"),
-    ("scam_gt_cams_coarse", "coarse SCAM > every single-source CAM", "ablations",
-     (("SCAM_sel", "SCAM_sel coarse"), ("CAM_S", "CAM_S"), ("CAM_ST", "CAM_ST"), ("CAM_SA", "CAM_SA"), ("CAM_STA", "CAM_STA")), ">all"),
-    ("sel_gt_avg_coarse", "selective > average fusion (coarse)", "ablations",
-     (("SCAM_sel", "SCAM_sel coarse"), ("SCAM_avg", "SCAM_avg coarse")), ">"),
-    ("sel_gt_avg_fine", "selective > average fusion (fine)", "ablations",
-     (("SCAM_sel", "SCAM_sel fine"), ("SCAM_avg", "SCAM_avg fine")), ">"),
-    ("switch_ge_noswitch", "STA with audio switch >= without", "ablations",
-     (("with switch", "STA with audio switch"), ("w/o switch", "STA w/o audio switch")), ">="),
-    ("sta_gt_centre_bias", "our STA > centre bias", "evaluate",
-     (("STANet (ours)", "STANet (ours)"), ("centre bias", "centre bias")), ">"),
+    (
+        "fine_gt_coarse_gt_cam_s",
+        "fine SCAM > coarse SCAM > CAM_S",
+        "ablations",
+        (
+            ("fine SCAM_sel", "SCAM_sel fine"),
+            ("coarse SCAM_sel", "SCAM_sel coarse"),
+            ("CAM_S", "CAM_S"),
+        ),
+        ">",
+    ),
+    (
+        "scam_gt_cams_coarse",
+        "coarse SCAM > every single-source CAM",
+        "ablations",
+        (
+            ("SCAM_sel", "SCAM_sel coarse"),
+            ("CAM_S", "CAM_S"),
+            ("CAM_ST", "CAM_ST"),
+            ("CAM_SA", "CAM_SA"),
+            ("CAM_STA", "CAM_STA"),
+        ),
+        ">all",
+    ),
+    (
+        "sel_gt_avg_coarse",
+        "selective > average fusion (coarse)",
+        "ablations",
+        (("SCAM_sel", "SCAM_sel coarse"), ("SCAM_avg", "SCAM_avg coarse")),
+        ">",
+    ),
+    (
+        "sel_gt_avg_fine",
+        "selective > average fusion (fine)",
+        "ablations",
+        (("SCAM_sel", "SCAM_sel fine"), ("SCAM_avg", "SCAM_avg fine")),
+        ">",
+    ),
+    (
+        "switch_ge_noswitch",
+        "STA with audio switch >= without",
+        "ablations",
+        (("with switch", "STA with audio switch"), ("w/o switch", "STA w/o audio switch")),
+        ">=",
+    ),
+    (
+        "sta_gt_centre_bias",
+        "our STA > centre bias",
+        "evaluate",
+        (("STANet (ours)", "STANet (ours)"), ("centre bias", "centre bias")),
+        ">",
+    ),
 )
 ORDERING_METRICS = ("cc", "nss")
 
@@ -143,17 +200,45 @@ def check_orderings(inputs: Inputs) -> list[OrderingCheck]:
         methods = [m for _, m in chain]
         labels = tuple(lbl for lbl, _ in chain)
         for metric in ORDERING_METRICS:
-            shared = [d for d in results.get(methods[0], {}) if all(value(results, m, d, metric) is not None for m in methods)]
+            shared = [
+                d
+                for d in results.get(methods[0], {})
+                if all(value(results, m, d, metric) is not None for m in methods)
+            ]
             name = f"{key}/{metric}"
             if not shared:
                 missing = [m for m in methods if m not in results]
-                why = f"`{source}.json` missing" if not results else f"no set has all of {methods}" + (f" (absent: {missing})" if missing else "")
-                out.append(OrderingCheck(name, claim, metric, labels, (), (), None, None, why, relation=relation))
+                why = (
+                    f"`{source}.json` missing"
+                    if not results
+                    else f"no set has all of {methods}"
+                    + (f" (absent: {missing})" if missing else "")
+                )
+                out.append(
+                    OrderingCheck(
+                        name, claim, metric, labels, (), (), None, None, why, relation=relation
+                    )
+                )
                 continue
             means = tuple(set_mean(results, m, metric, shared)[0] for m in methods)  # type: ignore[misc]
             avad = [value(results, m, "AVAD", metric) for m in methods]
             avad_holds = _chain_holds(avad, relation) if all(v is not None for v in avad) else None  # type: ignore[arg-type]
-            per_set = tuple(_chain_holds([value(results, m, d, metric) for m in methods], relation) for d in shared)  # type: ignore[misc]
-            out.append(OrderingCheck(name, claim, metric, labels, means, tuple(shared), _chain_holds(list(means), relation), avad_holds,
-                                     per_set=per_set, relation=relation))
+            per_set = tuple(
+                _chain_holds([value(results, m, d, metric) for m in methods], relation)
+                for d in shared
+            )  # type: ignore[misc]
+            out.append(
+                OrderingCheck(
+                    name,
+                    claim,
+                    metric,
+                    labels,
+                    means,
+                    tuple(shared),
+                    _chain_holds(list(means), relation),
+                    avad_holds,
+                    per_set=per_set,
+                    relation=relation,
+                )
+            )
     return out

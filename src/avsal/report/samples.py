@@ -79,14 +79,18 @@ def collect_samples(
                 i = vid.n_frames() // 2
                 frame = vid.frame(i)
                 rp, rm = _row(pred, video, i), _row(mmap, video, i)
-                rows.append(QualSample(
-                    label=f"{set_name} {video} #{i}",
-                    frame=frame,
-                    fixations=vid.fixations(i),
-                    gt=vid.saliency_map(i),
-                    pseudo=None if rm is None else np.asarray(mmap.maps[rm, pseudo_channel], np.float32),  # type: ignore[union-attr]
-                    pred=None if rp is None else np.asarray(pred.maps[rp], np.float32),  # type: ignore[union-attr]
-                ))
+                rows.append(
+                    QualSample(
+                        label=f"{set_name} {video} #{i}",
+                        frame=frame,
+                        fixations=vid.fixations(i),
+                        gt=vid.saliency_map(i),
+                        pseudo=None
+                        if rm is None
+                        else np.asarray(mmap.maps[rm, pseudo_channel], np.float32),  # type: ignore[union-attr]
+                        pred=None if rp is None else np.asarray(pred.maps[rp], np.float32),  # type: ignore[union-attr]
+                    )
+                )
         except (FixationDataError, OSError, ValueError) as exc:
             notes.append(f"{set_name}: fixation data unreadable ({exc})")
             continue

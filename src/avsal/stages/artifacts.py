@@ -64,7 +64,11 @@ class Paths:
 
     def prepared(self, name: str) -> Path:
         """Decoded shards: ``prepared/ave`` or ``prepared/fixations/<SET>`` (stage prepare)."""
-        return self.art / "prepared" / "ave" if name == "ave" else self.art / "prepared" / "fixations" / name
+        return (
+            self.art / "prepared" / "ave"
+            if name == "ave"
+            else self.art / "prepared" / "fixations" / name
+        )
 
     def model(self, stage: str, net: str) -> Path:
         """Exported state_dict of a net (``stage``: coarse, fine, audio_switch, tagger, sta)."""
@@ -109,7 +113,9 @@ def uses_switch(cfg: Config, variant: str) -> bool:
     return variant == "sta" and cfg.sta.audio_switch and cfg.audio_switch.enabled
 
 
-def coarse_boxes_for(cfg: Config, prepared_set: PreparedSet, refs: list[tuple[int, int]]) -> np.ndarray:
+def coarse_boxes_for(
+    cfg: Config, prepared_set: PreparedSet, refs: list[tuple[int, int]]
+) -> np.ndarray:
     """Crop boxes of ``refs`` from the coarse SCAM stage ([N, 4], cached-frame coordinates)."""
     import numpy as np
 

@@ -34,7 +34,9 @@ def run_cams(cfg: Config, *, stage: str) -> dict[str, Any]:
     boxes = coarse_boxes_for(cfg, prepared, refs) if stage == "fine" else None
     res = compute_cams(cfg, stage, prepared, refs, tags, boxes=boxes)
     ids = [(prepared.clips[ci].clip_id, i) for ci, i in refs]
-    MapStore(res["cams"], ids, {"probs": res["probs"], "tags": res["tags"]}).save(Paths(cfg).cams(stage))
+    MapStore(res["cams"], ids, {"probs": res["probs"], "tags": res["tags"]}).save(
+        Paths(cfg).cams(stage)
+    )
     top1 = res["probs"].argmax(2) == res["tags"][:, None]  # [N, 3]
     metrics = {f"top1_is_tag_{n}": float(top1[:, k].mean()) for k, n in enumerate(NETS)}
     metrics.update(rows=len(refs), seconds=round(time.perf_counter() - t0, 2))
@@ -56,7 +58,9 @@ def run_scam(cfg: Config, *, stage: str) -> dict[str, Any]:
     informative = (maps.max(axis=(1, 2)) - maps.min(axis=(1, 2))) > 1e-3
     extra = {"informative": informative}
     if stage == "coarse":
-        extra["boxes"] = np.array([tuple(box_from_map(torch.from_numpy(m), k=cfg.scam.crop_k)) for m in maps], np.int32)
+        extra["boxes"] = np.array(
+            [tuple(box_from_map(torch.from_numpy(m), k=cfg.scam.crop_k)) for m in maps], np.int32
+        )
     MapStore(maps.astype(np.float16), refs, extra).save(Paths(cfg).pseudo(stage))
     metrics: dict[str, Any] = {
         "frames": len(refs),
@@ -67,6 +71,8 @@ def run_scam(cfg: Config, *, stage: str) -> dict[str, Any]:
     if "boxes" in extra:
         b = extra["boxes"]
         h, w = maps.shape[1:]
-        metrics["box_area_fraction"] = float(((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).mean() / (h * w))
+        metrics["box_area_fraction"] = float(
+            ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])).mean() / (h * w)
+        )
     write_result_json(Paths(cfg).report(f"scam/{stage}.json"), metrics)
     return metrics

@@ -57,7 +57,11 @@ def net_kwargs(cfg: Config, kind: str) -> dict[str, Any]:
     """Builder keyword arguments of a net kind (what the model registry needs to rebuild it)."""
     if kind == "audio":
         return {"widths": tuple(cfg.model.audio_widths)}
-    kw: dict[str, Any] = {"backbone": cfg.model.backbone, "pretrained": cfg.model.pretrained, "weights_path": cfg.model.weights_path}
+    kw: dict[str, Any] = {
+        "backbone": cfg.model.backbone,
+        "pretrained": cfg.model.pretrained,
+        "weights_path": cfg.model.weights_path,
+    }
     if kind in ("sa", "audio_switch", "sta_cls", "sta"):
         kw["audio_widths"] = tuple(cfg.model.audio_widths)
     if kind == "sta":
@@ -66,7 +70,12 @@ def net_kwargs(cfg: Config, kind: str) -> dict[str, Any]:
 
 
 def build_net(
-    cfg: Config, kind: str, *, num_classes: int | None, switch: nn.Module | None = None, seed_offset: int = 0
+    cfg: Config,
+    kind: str,
+    *,
+    num_classes: int | None,
+    switch: nn.Module | None = None,
+    seed_offset: int = 0,
 ) -> nn.Module:
     """A fresh net of ``kind`` through the registry; ``switch`` is attached where Eq. 4/5 use it.
 
@@ -86,7 +95,9 @@ def build_net(
         return build_model(kind, num_classes=num_classes, **kw)
 
 
-def load_net(cfg: Config, kind: str, path: Path, *, num_classes: int | None, switch: nn.Module | None = None) -> nn.Module:
+def load_net(
+    cfg: Config, kind: str, path: Path, *, num_classes: int | None, switch: nn.Module | None = None
+) -> nn.Module:
     """Rebuild a net and load its exported state_dict (never a pickled module)."""
     net = build_net(cfg, kind, num_classes=num_classes, switch=switch)
     state = load_state_dict_file(path)
@@ -104,7 +115,9 @@ def load_switch(cfg: Config) -> nn.Module | None:
         return None
     path = Paths(cfg).model("audio_switch", "switch")
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: audio switch not trained; run the audio_switch stage first")
+        raise FileNotFoundError(
+            f"{path}: audio switch not trained; run the audio_switch stage first"
+        )
     return load_net(cfg, "audio_switch", path, num_classes=None)
 
 
@@ -115,7 +128,13 @@ def load_sta(cfg: Config, variant: str = "sta") -> nn.Module:
 
 
 def train_config(
-    cfg: Config, spec: TrainSpec, *, checkpoint_dir: Path | None, export_path: Path | None, seed_offset: int = 0, inputs: Any = None
+    cfg: Config,
+    spec: TrainSpec,
+    *,
+    checkpoint_dir: Path | None,
+    export_path: Path | None,
+    seed_offset: int = 0,
+    inputs: Any = None,
 ) -> TrainConfig:
     """The engine's config for one net.
 
@@ -129,7 +148,9 @@ def train_config(
 
         # the code too: a checkpoint of other code is never resumed
         code = code_fingerprint("avsal.models", "avsal.training", "avsal.data", "avsal.stages")
-        checkpoint_dir = Path(checkpoint_dir) / digest([spec, cfg.model, cfg.runtime, cfg.project.seed, seed_offset, inputs, code])
+        checkpoint_dir = Path(checkpoint_dir) / digest(
+            [spec, cfg.model, cfg.runtime, cfg.project.seed, seed_offset, inputs, code]
+        )
     return TrainConfig(
         epochs=spec.epochs,
         batch_size=spec.batch_size,
@@ -149,10 +170,14 @@ def net_inputs(kind: str, batch: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     return {k: batch[k] for k in NET_INPUTS[kind]}
 
 
-def cls_loss(kind: str) -> Callable[[nn.Module, dict[str, torch.Tensor]], tuple[torch.Tensor, dict[str, Any]]]:
+def cls_loss(
+    kind: str,
+) -> Callable[[nn.Module, dict[str, torch.Tensor]], tuple[torch.Tensor, dict[str, Any]]]:
     """Cross-entropy against the (soft, for two-tag frames) category target (Fig. 6 Loss1)."""
 
-    def loss_fn(model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, Any]]:
+    def loss_fn(
+        model: nn.Module, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
         logits = model(**net_inputs(kind, batch))
         target = batch["target"]
         loss = torch.sum(-target * F.log_softmax(logits.float(), dim=1), dim=1).mean()
@@ -178,7 +203,13 @@ def infer(
     channels_last = dev.type == "cuda"
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, pin_memory=dev.type == "cuda")
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        pin_memory=dev.type == "cuda",
+    )
     outs: dict[str, list[np.ndarray]] = {}
     with torch.no_grad():
         for batch in tqdm(loader, desc=desc, leave=False, unit="batch", disable=None):
@@ -190,7 +221,9 @@ def infer(
     return {k: np.concatenate(v) for k, v in outs.items()}
 
 
-def fit(model: nn.Module, train_set: Dataset, loss_fn: Callable, tcfg: TrainConfig, **kw: Any) -> Any:
+def fit(
+    model: nn.Module, train_set: Dataset, loss_fn: Callable, tcfg: TrainConfig, **kw: Any
+) -> Any:
     """Train with the engine; drop the checkpoint folder once the weights are exported.
 
     A finished run's checkpoint is never resumed later (its inputs may have changed); an
@@ -201,13 +234,24 @@ def fit(model: nn.Module, train_set: Dataset, loss_fn: Callable, tcfg: TrainConf
     from avsal.training import train
 
     result = train(model=model, train_set=train_set, loss_fn=loss_fn, config=tcfg, **kw)
-    if tcfg.checkpoint_dir is not None and tcfg.export_path is not None and Path(tcfg.export_path).is_file():
+    if (
+        tcfg.checkpoint_dir is not None
+        and tcfg.export_path is not None
+        and Path(tcfg.export_path).is_file()
+    ):
         shutil.rmtree(tcfg.checkpoint_dir, ignore_errors=True)
     return result
 
 
 @contextmanager
-def tracker_for(cfg: Config, stage: str, *, run_name: str | None = None, params: dict[str, Any] | None = None, enabled: bool = True) -> Iterator[Any]:
+def tracker_for(
+    cfg: Config,
+    stage: str,
+    *,
+    run_name: str | None = None,
+    params: dict[str, Any] | None = None,
+    enabled: bool = True,
+) -> Iterator[Any]:
     """An MLflow run for a stage; fails at the start when the tracking store is unreachable.
 
     ``enabled=False`` yields a no-op handle (unit tests of stages).
@@ -221,5 +265,7 @@ def tracker_for(cfg: Config, stage: str, *, run_name: str | None = None, params:
         mlflow_db=cfg.paths.mlflow_db,
         mlflow_artifacts=cfg.paths.mlflow_artifacts,
     )
-    with tracker.run(run_name or stage, params=params if params is not None else cfg.to_dict()) as handle:
+    with tracker.run(
+        run_name or stage, params=params if params is not None else cfg.to_dict()
+    ) as handle:
         yield handle

@@ -14,7 +14,9 @@ from avsal.data.synth import generate_world
 __all__ = ["synth", "has_dvc_remote", "fetch", "use_real_data"]
 
 
-def synth(cfg: Config, *, out: str | Path | None = None, seed: int | None = None, force: bool = False) -> dict[str, Any]:
+def synth(
+    cfg: Config, *, out: str | Path | None = None, seed: int | None = None, force: bool = False
+) -> dict[str, Any]:
     """Generate the synthetic world into ``paths.data``; returns its size and timing."""
     import dataclasses
 
@@ -99,13 +101,20 @@ def use_real_data(
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    for src, dst in ((ave, tmp / Path(cfg.paths.ave_root).name), (fixations, tmp / Path(cfg.paths.fixation_root).name)):
+    for src, dst in (
+        (ave, tmp / Path(cfg.paths.ave_root).name),
+        (fixations, tmp / Path(cfg.paths.fixation_root).name),
+    ):
         shutil.copytree(src, dst)
     if data.exists():
         shutil.rmtree(data)
     tmp.rename(data)
     subprocess.run(["dvc", "add", cfg.paths.data], cwd=repo, check=True)
     if remote:
-        subprocess.run(["dvc", "remote", "add", "--default", "--force", "storage", remote], cwd=repo, check=True)
+        subprocess.run(
+            ["dvc", "remote", "add", "--default", "--force", "storage", remote],
+            cwd=repo,
+            check=True,
+        )
         subprocess.run(["dvc", "push", "data.dvc"], cwd=repo, check=True)
     return {"data": str(data), "remote": remote}

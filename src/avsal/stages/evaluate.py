@@ -26,7 +26,19 @@ from avsal.stages.artifacts import MAP_NAMES, Paths
 from avsal.stages.common import tracker_for
 from avsal.utils.io import atomic_write_bytes, write_result_json
 
-__all__ = ["GroundTruth", "protocol", "score_videos", "video_maps", "centre_bias", "score", "summarise", "run", "run_ablations", "TABLE4_METHODS", "ABLATION_METHODS"]
+__all__ = [
+    "GroundTruth",
+    "protocol",
+    "score_videos",
+    "video_maps",
+    "centre_bias",
+    "score",
+    "summarise",
+    "run",
+    "run_ablations",
+    "TABLE4_METHODS",
+    "ABLATION_METHODS",
+]
 
 #: method name -> (source, key): source "pred" = STA predictions of a variant, "map" = method maps
 TABLE4_METHODS: dict[str, tuple[str, str]] = {
@@ -69,7 +81,9 @@ def video_maps(store: MapStore, video: str, n: int, channel: int | None = None) 
     return arr if channel is None else arr[:, channel]
 
 
-def _method_loader(cfg: Config, set_name: str, source: str, key: str) -> Callable[[str, int, tuple[int, int]], np.ndarray]:
+def _method_loader(
+    cfg: Config, set_name: str, source: str, key: str
+) -> Callable[[str, int, tuple[int, int]], np.ndarray]:
     paths = Paths(cfg)
     if source == "pred":
         store = MapStore.load(paths.predictions(key, set_name))
@@ -105,15 +119,28 @@ class GroundTruth:
 def protocol(cfg: Config, metrics: tuple[str, ...] | None = None) -> ProtocolConfig:
     """The STAViS/MIT protocol of ``evaluate.*`` (the paper's five metrics unless ``metrics``)."""
     kw = {} if metrics is None else {"metrics": tuple(metrics)}
-    return ProtocolConfig(sigma=cfg.evaluate.blur_sigma, n_splits=cfg.evaluate.s_auc_splits, step=cfg.evaluate.s_auc_step,
-                          seed=cfg.evaluate.seed, **kw)
+    return ProtocolConfig(
+        sigma=cfg.evaluate.blur_sigma,
+        n_splits=cfg.evaluate.s_auc_splits,
+        step=cfg.evaluate.s_auc_step,
+        seed=cfg.evaluate.seed,
+        **kw,
+    )
 
 
 MapsOf = Callable[[str, int, tuple[int, int]], np.ndarray]
 
 
-def score_videos(cfg: Config, truth: GroundTruth, set_name: str, videos: list[str], maps_of: MapsOf, *,
-                 metrics: tuple[str, ...] | None = None, workers: int | None = None) -> Any:
+def score_videos(
+    cfg: Config,
+    truth: GroundTruth,
+    set_name: str,
+    videos: list[str],
+    maps_of: MapsOf,
+    *,
+    metrics: tuple[str, ...] | None = None,
+    workers: int | None = None,
+) -> Any:
     """Score one method's maps (``maps_of(video, n_frames, gt_shape)``) on ``videos`` of a set.
 
     The one scoring path of the evaluate/ablations stages and of tuning trials; returns the
@@ -130,7 +157,13 @@ def score_videos(cfg: Config, truth: GroundTruth, set_name: str, videos: list[st
     return evaluate({set_name: inputs}, protocol(cfg, metrics), device=device, workers=workers)
 
 
-def score(cfg: Config, methods: dict[str, tuple[str, str]], *, split: str = "test", sets: list[str] | None = None) -> pd.DataFrame:
+def score(
+    cfg: Config,
+    methods: dict[str, tuple[str, str]],
+    *,
+    split: str = "test",
+    sets: list[str] | None = None,
+) -> pd.DataFrame:
     """Tidy per-frame table (method, dataset, video, frame, metric, value) for ``methods``."""
     root = Path(cfg.paths.fixation_root)
     truth = GroundTruth(root)
@@ -138,7 +171,9 @@ def score(cfg: Config, methods: dict[str, tuple[str, str]], *, split: str = "tes
     for set_name in sets or list(cfg.datasets.fixation_sets):
         videos = FixationSet(root, set_name).split_videos(split, fold=cfg.evaluate.fold)
         for method, (source, key) in methods.items():
-            ev = score_videos(cfg, truth, set_name, videos, _method_loader(cfg, set_name, source, key))
+            ev = score_videos(
+                cfg, truth, set_name, videos, _method_loader(cfg, set_name, source, key)
+            )
             tables.append(ev.frames.assign(method=method))
     out = pd.concat(tables, ignore_index=True)
     return out[["method", "dataset", "video", "frame", "metric", "value"]]
@@ -146,7 +181,12 @@ def score(cfg: Config, methods: dict[str, tuple[str, str]], *, split: str = "tes
 
 def summarise(frames: pd.DataFrame) -> dict[str, dict[str, dict[str, float]]]:
     """{method: {dataset: {metric: value}}}: frame mean per video, then unweighted video mean."""
-    per_video = frames.dropna(subset=["value"]).groupby(["method", "dataset", "video", "metric"])["value"].mean().reset_index()
+    per_video = (
+        frames.dropna(subset=["value"])
+        .groupby(["method", "dataset", "video", "metric"])["value"]
+        .mean()
+        .reset_index()
+    )
     per_set = per_video.groupby(["method", "dataset", "metric"])["value"].mean()
     out: dict[str, dict[str, dict[str, float]]] = {}
     for (m, d, k), v in per_set.items():
@@ -161,14 +201,20 @@ def _run(cfg: Config, name: str, methods: dict[str, tuple[str, str]], split: str
     """
     paths = Paths(cfg)
     t0 = time.perf_counter()
-    with tracker_for(cfg, name, params={"evaluate": cfg.evaluate, "split": split, "methods": methods}) as h:
+    with tracker_for(
+        cfg, name, params={"evaluate": cfg.evaluate, "split": split, "methods": methods}
+    ) as h:
         frames = score(cfg, methods, split=split)
         summary = summarise(frames)
         atomic_write_bytes(paths.eval_frames(name), frames.to_csv(index=False).encode())
         result = {
             "split": split,
             "fold": cfg.evaluate.fold,
-            "protocol": {"blur_sigma": cfg.evaluate.blur_sigma, "s_auc_splits": cfg.evaluate.s_auc_splits, "s_auc_step": cfg.evaluate.s_auc_step},
+            "protocol": {
+                "blur_sigma": cfg.evaluate.blur_sigma,
+                "s_auc_splits": cfg.evaluate.s_auc_splits,
+                "s_auc_step": cfg.evaluate.s_auc_step,
+            },
             "results": summary,
             "seconds": round(time.perf_counter() - t0, 2),
         }

@@ -24,6 +24,7 @@ from avsal.utils.io import write_result_json
 
 __all__ = ["run"]
 
+
 def run(cfg: Config, *, name: str) -> dict[str, Any]:
     """All method maps of every frame of fixation set ``name`` -> artifacts/method_maps/<name>."""
     t0 = time.perf_counter()
@@ -33,7 +34,9 @@ def run(cfg: Config, *, name: str) -> dict[str, Any]:
     cams, probs, v = coarse["cams"], coarse["probs"], coarse["tags"]
     sel_c = fuse(cfg, cams[:, :3], probs[:, :3], v)
     avg_c = fuse(cfg, cams[:, :3], probs[:, :3], v, rule="average")
-    boxes = np.array([tuple(box_from_map(torch.from_numpy(m), k=cfg.scam.crop_k)) for m in sel_c], np.int32)
+    boxes = np.array(
+        [tuple(box_from_map(torch.from_numpy(m), k=cfg.scam.crop_k)) for m in sel_c], np.int32
+    )
     fine = compute_cams(cfg, "fine", prepared, refs, None, boxes=boxes)
     sel_f = fuse(cfg, fine["cams"], fine["probs"], fine["tags"])
     avg_f = fuse(cfg, fine["cams"], fine["probs"], fine["tags"], rule="average")
@@ -46,8 +49,14 @@ def run(cfg: Config, *, name: str) -> dict[str, Any]:
         axis=1,
     )  # [N, 11, H, W] in MAP_NAMES order
     ids = [(prepared.clips[ci].clip_id, i) for ci, i in refs]
-    MapStore(maps, ids, {"boxes": boxes, "v_coarse": v, "v_fine": fine["tags"]}).save(Paths(cfg).method_maps(name))
+    MapStore(maps, ids, {"boxes": boxes, "v_coarse": v, "v_fine": fine["tags"]}).save(
+        Paths(cfg).method_maps(name)
+    )
     agree = float((fine["probs"].argmax(2) == fine["tags"][:, None]).mean())
-    metrics = {"frames": len(refs), "fine_top1_agreement": agree, "seconds": round(time.perf_counter() - t0, 2)}
+    metrics = {
+        "frames": len(refs),
+        "fine_top1_agreement": agree,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
     write_result_json(Paths(cfg).report(f"method_maps/{name}.json"), metrics)
     return metrics

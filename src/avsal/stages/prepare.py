@@ -38,7 +38,9 @@ def _audio_features(audio: np.ndarray, times: list[float], variant: str) -> np.n
 
     torch.set_num_threads(1)
     with torch.no_grad():
-        feats = frame_audio_features(torch.from_numpy(np.ascontiguousarray(audio)), times, variant=variant)
+        feats = frame_audio_features(
+            torch.from_numpy(np.ascontiguousarray(audio)), times, variant=variant
+        )
     return feats.numpy().astype(np.float16)  # [T, 1, F, Ta]
 
 
@@ -51,20 +53,37 @@ def ave_job(job: _AVEJob, *, fps: float, size: tuple[int, int], variant: str) ->
     clip = decode_clip(job.path, fps=fps, size=size, audio_rate=16000)
     times = [float(t) for t in clip.times]
     labels = [sorted({lab for lab, s, e in job.segments if s <= t < e}) for t in times]
-    return DecodedItem(job.clip_id, clip.frames, _audio_features(clip.audio, times, variant), times, labels, job.split)
+    return DecodedItem(
+        job.clip_id,
+        clip.frames,
+        _audio_features(clip.audio, times, variant),
+        times,
+        labels,
+        job.split,
+    )
 
 
-def fixation_job(job: tuple[str, str, str, int, float], *, size: tuple[int, int], variant: str) -> DecodedItem:
+def fixation_job(
+    job: tuple[str, str, str, int, float], *, size: tuple[int, int], variant: str
+) -> DecodedItem:
     """Read one fixation-set video (jpg frames at native fps) and its wav."""
     root, set_name, video, n_frames, fps = job
     v = FixationSet(root, set_name).video(video)
     h, w = size
-    frames = np.stack([cv2.resize(v.frame(i), (w, h), interpolation=cv2.INTER_AREA) for i in range(n_frames)])
+    frames = np.stack(
+        [cv2.resize(v.frame(i), (w, h), interpolation=cv2.INTER_AREA) for i in range(n_frames)]
+    )
     times = [i / fps for i in range(n_frames)]
     audio = v.audio(rate=16000)
     gt_h, gt_w = v.frame(0).shape[:2]
     return DecodedItem(
-        video, frames, _audio_features(audio, times, variant), times, [[] for _ in times], "", {"gt_size": [gt_h, gt_w], "fps": fps}
+        video,
+        frames,
+        _audio_features(audio, times, variant),
+        times,
+        [[] for _ in times],
+        "",
+        {"gt_size": [gt_h, gt_w], "fps": fps},
     )
 
 
@@ -79,8 +98,13 @@ def run(cfg: Config, *, sets: list[str] | None = None) -> dict[str, Any]:
     """Decode AVE and the fixation sets into ``artifacts/prepared``; returns counts and timing."""
     p = cfg.prepare
     size = (int(p.size[0]), int(p.size[1]))
-    settings = {"fps": p.fps, "size": list(size), "audio_variant": p.audio_variant, "categories": list(cfg.ave.categories),
-                "code": code_fingerprint(*PREPARE_CODE)}
+    settings = {
+        "fps": p.fps,
+        "size": list(size),
+        "audio_variant": p.audio_variant,
+        "categories": list(cfg.ave.categories),
+        "code": code_fingerprint(*PREPARE_CODE),
+    }
     t0 = time.perf_counter()
     ds = AVEDataset(cfg.paths.ave_root, categories=cfg.ave.categories)
     jobs = []
@@ -96,7 +120,15 @@ def run(cfg: Config, *, sets: list[str] | None = None) -> dict[str, Any]:
             pool.shutdown(cancel_futures=True)
 
 
-def _run(cfg: Config, jobs: list, settings: dict, size: tuple[int, int], sets: list[str] | None, pool, t0: float) -> dict[str, Any]:
+def _run(
+    cfg: Config,
+    jobs: list,
+    settings: dict,
+    size: tuple[int, int],
+    sets: list[str] | None,
+    pool,
+    t0: float,
+) -> dict[str, Any]:
     p = cfg.prepare
     ave = write_prepared(
         Paths(cfg).prepared("ave"),
@@ -109,7 +141,10 @@ def _run(cfg: Config, jobs: list, settings: dict, size: tuple[int, int], sets: l
         executor=pool,
         desc="prepare AVE",
     )
-    metrics: dict[str, Any] = {"ave_clips": len(ave.clips), "ave_frames": sum(c.n_frames for c in ave.clips)}
+    metrics: dict[str, Any] = {
+        "ave_clips": len(ave.clips),
+        "ave_frames": sum(c.n_frames for c in ave.clips),
+    }
     metrics["ave_labelled_frames"] = len(ave.frame_refs(labelled_only=True))
     for name in sets if sets is not None else cfg.datasets.fixation_sets:
         fs = FixationSet(cfg.paths.fixation_root, name)

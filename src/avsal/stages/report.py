@@ -23,7 +23,11 @@ from avsal.utils.io import atomic_write_bytes, atomic_write_text
 __all__ = ["run", "FIGURES"]
 
 #: figure key -> file name under reports/figures
-FIGURES = {"training_curves": "training_curves.png", "qualitative": "qualitative.png", "table4_bars": "table4_bars.png"}
+FIGURES = {
+    "training_curves": "training_curves.png",
+    "qualitative": "qualitative.png",
+    "table4_bars": "table4_bars.png",
+}
 
 
 def _sets(cfg: Config, *results: dict[str, Any]) -> list[str]:
@@ -42,7 +46,10 @@ def _qualitative(cfg: Config, sets: list[str]) -> tuple[bytes | None, str]:
     art = Path(cfg.paths.artifacts)
     stores = [art / sub / s for sub in ("predictions/sta", "method_maps") for s in sets]
     if not any((p / "refs.json").is_file() for p in stores):
-        return None, f"no STA predictions (`{art}/predictions/sta/<SET>`) or method maps (`{art}/method_maps/<SET>`) yet"
+        return (
+            None,
+            f"no STA predictions (`{art}/predictions/sta/<SET>`) or method maps (`{art}/method_maps/<SET>`) yet",
+        )
     # imported here: these pull in torch and the nets, which a report of numbers alone does not need
     from avsal.data.fixations import FixationSet
     from avsal.stages.artifacts import MAP_NAMES
@@ -52,7 +59,9 @@ def _qualitative(cfg: Config, sets: list[str]) -> tuple[bytes | None, str]:
         predictions=art / "predictions" / "sta",
         method_maps=art / "method_maps",
         sets=sets,
-        videos_of=lambda s: FixationSet(cfg.paths.fixation_root, s).split_videos("test", fold=cfg.evaluate.fold),
+        videos_of=lambda s: FixationSet(cfg.paths.fixation_root, s).split_videos(
+            "test", fold=cfg.evaluate.fold
+        ),
         pseudo_channel=MAP_NAMES.index("scam_sel_fine"),
     )
     note = ("Skipped: " + "; ".join(notes) + ".") if notes else ""
@@ -66,8 +75,15 @@ def _bars(inputs_table4: dict[str, Any], pub: Any, sets: list[str], synthetic: b
             series[m] = {k: {d: value(inputs_table4, m, d, k) for d in sets} for k in ("cc", "nss")}
     if pub is not None:
         st = pub[pub["method"] == "STANet"].set_index("dataset")
-        series["STANet (paper)"] = {k: {d: (float(st.loc[d, k]) if d in st.index else None) for d in sets} for k in ("cc", "nss")}
-    title = "Table 4: ours (synthetic world: NOT comparable) beside the published STANet" if synthetic else "Table 4: ours beside the published STANet"
+        series["STANet (paper)"] = {
+            k: {d: (float(st.loc[d, k]) if d in st.index else None) for d in sets}
+            for k in ("cc", "nss")
+        }
+    title = (
+        "Table 4: ours (synthetic world: NOT comparable) beside the published STANet"
+        if synthetic
+        else "Table 4: ours beside the published STANet"
+    )
     return table4_bars(series, sets, [("cc", "CC"), ("nss", "NSS")], title)
 
 
@@ -86,9 +102,14 @@ def run(cfg: Config, *, paper_dir: str | Path | None = None) -> dict[str, Any]:
     t4 = abl = None
     problems: list[str] = []
     if not pdir.is_dir():
-        problems.append(f"folder `{pdir}` of the published tables not found (params: paths.published)")
+        problems.append(
+            f"folder `{pdir}` of the published tables not found (params: paths.published)"
+        )
     else:
-        for name, loader in (("table4", lambda: load_table4(pdir, sets)), ("ablations", lambda: load_ablations(pdir))):
+        for name, loader in (
+            ("table4", lambda: load_table4(pdir, sets)),
+            ("ablations", lambda: load_ablations(pdir)),
+        ):
             try:
                 df = loader()
             except (OSError, ValueError) as exc:
@@ -105,16 +126,26 @@ def run(cfg: Config, *, paper_dir: str | Path | None = None) -> dict[str, Any]:
     def put(key: str, png: bytes | None, note: str = "") -> None:
         path = figdir / FIGURES[key]
         if png is None:
-            path.unlink(missing_ok=True)  # never leave a stale figure beside a report that does not show it
+            path.unlink(
+                missing_ok=True
+            )  # never leave a stale figure beside a report that does not show it
             figures[key] = FigureInfo(None, note)
             return
         atomic_write_bytes(path, png)
         drawn.append(str(path))
         figures[key] = FigureInfo(f"figures/{FIGURES[key]}", note)
 
-    put("training_curves", training_curves(inputs.train) if inputs.train else None, "no `reports/train/*.json`")
+    put(
+        "training_curves",
+        training_curves(inputs.train) if inputs.train else None,
+        "no `reports/train/*.json`",
+    )
     synthetic = (Path(cfg.paths.data) / "SYNTH_MANIFEST.json").is_file()
-    put("table4_bars", _bars(inputs.table4, t4, sets, synthetic) if inputs.table4 else None, "`reports/evaluate.json` not found")
+    put(
+        "table4_bars",
+        _bars(inputs.table4, t4, sets, synthetic) if inputs.table4 else None,
+        "`reports/evaluate.json` not found",
+    )
     put("qualitative", *_qualitative(cfg, sets))
 
     checks = check_orderings(inputs)
@@ -144,8 +175,13 @@ def run(cfg: Config, *, paper_dir: str | Path | None = None) -> dict[str, Any]:
         "html": str(html),
         "figures": drawn,
         "orderings": {c.key: c.holds for c in checks if c.holds is not None},
-        "missing": [k for k, v in (("evaluate.json", inputs.evaluate), ("ablations.json", inputs.ablations)) if v is None]
-        + ([] if inputs.train else ["train/*.json"]) + [f"figure {k}" for k, f in figures.items() if f.src is None],
+        "missing": [
+            k
+            for k, v in (("evaluate.json", inputs.evaluate), ("ablations.json", inputs.ablations))
+            if v is None
+        ]
+        + ([] if inputs.train else ["train/*.json"])
+        + [f"figure {k}" for k, f in figures.items() if f.src is None],
     }
 
 

@@ -30,7 +30,9 @@ from avsal.stages.common import NET_INPUTS, infer, load_net, load_switch
 __all__ = ["tagged_rows", "compute_cams", "fuse", "frame_max", "postprocess"]
 
 
-def tagged_rows(prepared: PreparedSet, split: str | None = None) -> tuple[list[tuple[int, int]], np.ndarray]:
+def tagged_rows(
+    prepared: PreparedSet, split: str | None = None
+) -> tuple[list[tuple[int, int]], np.ndarray]:
     """One row per (labelled frame, tag): refs and tags (a two-tag frame gives two rows)."""
     refs, tags = [], []
     for ci, i in prepared.frame_refs(split=split, labelled_only=True):
@@ -64,16 +66,33 @@ def compute_cams(
     probs = np.zeros((len(refs), len(nets), n_classes), np.float32)
     v = None if tags is None else np.asarray(tags, np.int64)
     for k, kind in enumerate(nets):
-        model = load_net(cfg, kind, paths.model(stage, kind), num_classes=n_classes, switch=switch if kind in ("sa", "sta_cls") else None)
+        model = load_net(
+            cfg,
+            kind,
+            paths.model(stage, kind),
+            num_classes=n_classes,
+            switch=switch if kind in ("sa", "sta_cls") else None,
+        )
         clip_frames = cfg.model.clip_frames if kind in ("st", "sta_cls") else 1
-        ds = _IndexedFrames(FrameDataset(prepared, refs, input_size=size, clip_frames=clip_frames, boxes=boxes), v)
+        ds = _IndexedFrames(
+            FrameDataset(prepared, refs, input_size=size, clip_frames=clip_frames, boxes=boxes), v
+        )
         out_size = size if boxes is not None else full
 
         def fn(m, b, kind=kind, out_size=out_size):
-            cam, p, cls = cam_and_probs(m, {key: b[key] for key in NET_INPUTS[kind]}, b["v"], out_size=tuple(out_size))
+            cam, p, cls = cam_and_probs(
+                m, {key: b[key] for key in NET_INPUTS[kind]}, b["v"], out_size=tuple(out_size)
+            )
             return {"cam": cam, "probs": p, "cls": cls}
 
-        res = infer(model, ds, fn, batch_size=cfg.runtime.infer_batch_size, device=cfg.runtime.device, desc=f"CAM {stage}-{kind}")
+        res = infer(
+            model,
+            ds,
+            fn,
+            batch_size=cfg.runtime.infer_batch_size,
+            device=cfg.runtime.device,
+            desc=f"CAM {stage}-{kind}",
+        )
         if v is None:
             v = res["cls"].astype(np.int64)
         probs[:, k] = res["probs"]
@@ -81,7 +100,11 @@ def compute_cams(
             cams[:, k] = res["cam"].astype(np.float16)
         else:
             for r in range(len(refs)):
-                cams[r, k] = paste_back(torch.from_numpy(res["cam"][r]), _box(boxes[r]), full).numpy().astype(np.float16)
+                cams[r, k] = (
+                    paste_back(torch.from_numpy(res["cam"][r]), _box(boxes[r]), full)
+                    .numpy()
+                    .astype(np.float16)
+                )
     return {"cams": cams, "probs": probs, "tags": v}
 
 
@@ -104,17 +127,27 @@ class _IndexedFrames(torch.utils.data.Dataset):
         return s
 
 
-def fuse(cfg: Config, cams: np.ndarray, probs: np.ndarray, tags: np.ndarray, *, rule: str | None = None) -> np.ndarray:
+def fuse(
+    cfg: Config, cams: np.ndarray, probs: np.ndarray, tags: np.ndarray, *, rule: str | None = None
+) -> np.ndarray:
     """SCAM (Eq. 2) of every row: [N, 3, H, W] -> float32 [N, H, W] in [0, 1]."""
     out = np.zeros((len(cams), *cams.shape[2:]), np.float32)
     for s in range(0, len(cams), 256):
         c = torch.from_numpy(np.array(cams[s : s + 256], np.float32))
         p = torch.from_numpy(np.array(probs[s : s + 256], np.float32))
-        out[s : s + 256] = selective_fusion_batch(c, p, torch.from_numpy(np.array(tags[s : s + 256])), lam=cfg.scam.lam, rule=rule or cfg.scam.rule).numpy()
+        out[s : s + 256] = selective_fusion_batch(
+            c,
+            p,
+            torch.from_numpy(np.array(tags[s : s + 256])),
+            lam=cfg.scam.lam,
+            rule=rule or cfg.scam.rule,
+        ).numpy()
     return out
 
 
-def frame_max(refs: list[tuple[str, int]], maps: np.ndarray) -> tuple[list[tuple[str, int]], np.ndarray]:
+def frame_max(
+    refs: list[tuple[str, int]], maps: np.ndarray
+) -> tuple[list[tuple[str, int]], np.ndarray]:
     """Collapse rows of the same frame (two tags) by a pixel-wise max; keeps first-seen order."""
     order: dict[tuple[str, int], int] = {}
     for r in refs:
@@ -136,8 +169,11 @@ def postprocess(cfg: Config, refs: list[tuple[str, int]], maps: np.ndarray) -> n
         by_clip.setdefault(cid, []).append(k)
     for rows in by_clip.values():
         rows = sorted(rows, key=lambda k: refs[k][1])
-        sm = temporal_postprocess(torch.from_numpy(maps[rows]), window=cfg.scam.post_window, zero_below_mean_mult=cfg.scam.post_mult, normalize=True)
+        sm = temporal_postprocess(
+            torch.from_numpy(maps[rows]),
+            window=cfg.scam.post_window,
+            zero_below_mean_mult=cfg.scam.post_mult,
+            normalize=True,
+        )
         out[rows] = sm.numpy()
     return out
-
-

@@ -32,7 +32,17 @@ from avsal.stages.common import (
 from avsal.utils.hashing import file_digest
 from avsal.utils.io import write_result_json
 
-__all__ = ["VARIANTS", "STATraining", "setup_training", "run_train", "run_predict", "predict_set", "uses_switch", "pseudo_split", "serving_net"]
+__all__ = [
+    "VARIANTS",
+    "STATraining",
+    "setup_training",
+    "run_train",
+    "run_predict",
+    "predict_set",
+    "uses_switch",
+    "pseudo_split",
+    "serving_net",
+]
 
 
 VARIANTS = STA_VARIANTS
@@ -47,16 +57,22 @@ def serving_net(*, params: dict[str, Any], with_switch: bool) -> torch.nn.Module
     return build_net(cfg, "sta", num_classes=None, switch=switch)
 
 
-def pseudo_split(cfg: Config, prepared: PreparedSet, split: str) -> tuple[list[tuple[int, int]], np.ndarray]:
+def pseudo_split(
+    cfg: Config, prepared: PreparedSet, split: str
+) -> tuple[list[tuple[int, int]], np.ndarray]:
     """Refs of ``split`` frames that carry an informative final pseudo-GT map, and those maps."""
     store = MapStore.load(Paths(cfg).pseudo("fine"))
     refs = store.refs_in(prepared)
     informative = np.asarray(store.extra["informative"], bool)
-    keep = [k for k, (ci, _) in enumerate(refs) if prepared.clips[ci].split == split and informative[k]]
+    keep = [
+        k for k, (ci, _) in enumerate(refs) if prepared.clips[ci].split == split and informative[k]
+    ]
     return [refs[k] for k in keep], np.asarray(store.maps)[keep]
 
 
-def sta_loss_fn(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, Any]]:
+def sta_loss_fn(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, dict[str, Any]]:
     """Eq. 6: binary cross entropy between Dec(STA) and the pseudo-GT (on logits, for stability)."""
     from avsal.models import sta_loss
 
@@ -67,13 +83,22 @@ def sta_loss_fn(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> tuple
 def _val_bce(model: torch.nn.Module, ds: FrameDataset, cfg: Config) -> float:
     if len(ds) == 0:
         return float("nan")
+
     def fn(m, b):
         logits = m.forward_logits(frame=b["frame"], clip=b["clip"], audio=b["audio"]).float()
-        bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, b["pseudo"].float(), reduction="none")
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, b["pseudo"].float(), reduction="none"
+        )
         return {"l": bce.flatten(1).mean(1)}
 
-    out = infer(model, ds, fn,
-                batch_size=cfg.runtime.infer_batch_size, device=cfg.runtime.device, desc="val sta")
+    out = infer(
+        model,
+        ds,
+        fn,
+        batch_size=cfg.runtime.infer_batch_size,
+        device=cfg.runtime.device,
+        desc="val sta",
+    )
     return float(out["l"].mean())
 
 
@@ -97,12 +122,27 @@ def setup_training(cfg: Config, *, variant: str = "sta") -> STATraining:
     kw = dict(input_size=cfg.sta.input_size, clip_frames=cfg.model.clip_frames)
     switch = load_switch(cfg) if uses_switch(cfg, variant) else None
     # both variants start from the same seed, so the switch is the only difference
-    tcfg = train_config(cfg, cfg.sta.train, checkpoint_dir=paths.checkpoints("sta", variant), export_path=paths.model("sta", variant), seed_offset=300,
-                        inputs=[variant, cfg.sta, switch is not None, file_digest(prepared.root / "index.json", paths.pseudo("fine") / "maps.npy", missing_ok=True)])
+    tcfg = train_config(
+        cfg,
+        cfg.sta.train,
+        checkpoint_dir=paths.checkpoints("sta", variant),
+        export_path=paths.model("sta", variant),
+        seed_offset=300,
+        inputs=[
+            variant,
+            cfg.sta,
+            switch is not None,
+            file_digest(
+                prepared.root / "index.json", paths.pseudo("fine") / "maps.npy", missing_ok=True
+            ),
+        ],
+    )
     return STATraining(
         train_set=FrameDataset(prepared, refs, pseudo=maps, hflip=True, **kw),
         val_set=FrameDataset(prepared, vrefs, pseudo=vmaps, **kw),
-        model=build_net(cfg, "sta", num_classes=None, switch=switch, seed_offset=300),  # same init for both variants
+        model=build_net(
+            cfg, "sta", num_classes=None, switch=switch, seed_offset=300
+        ),  # same init for both variants
         config=tcfg,
         switch=switch,
     )
@@ -115,7 +155,12 @@ OnEpoch = Callable[[int, dict[str, Any]], None]
 
 
 def run_train(
-    cfg: Config, *, variant: str = "sta", track: bool = True, score_epoch: ScoreEpoch | None = None, on_epoch: OnEpoch | None = None
+    cfg: Config,
+    *,
+    variant: str = "sta",
+    track: bool = True,
+    score_epoch: ScoreEpoch | None = None,
+    on_epoch: OnEpoch | None = None,
 ) -> dict[str, Any]:
     """Train STA on the pseudo fixations of the AVE train split; export its state_dict.
 
@@ -124,9 +169,17 @@ def run_train(
     """
     paths = Paths(cfg)
     st = setup_training(cfg, variant=variant)
-    train_set, val_set, model, tcfg, switch = st.train_set, st.val_set, st.model, st.config, st.switch
+    train_set, val_set, model, tcfg, switch = (
+        st.train_set,
+        st.val_set,
+        st.model,
+        st.config,
+        st.switch,
+    )
     if len(train_set) == 0:
-        raise NoTrainingData(f"{paths.pseudo('fine')}: no informative pseudo-GT map on the AVE train split: nothing to train STA on")
+        raise NoTrainingData(
+            f"{paths.pseudo('fine')}: no informative pseudo-GT map on the AVE train split: nothing to train STA on"
+        )
 
     def eval_fn(m: torch.nn.Module, epoch: int) -> dict[str, float]:
         out = {"val_bce": _val_bce(m, val_set, cfg)}
@@ -141,14 +194,27 @@ def run_train(
 
     name = variant
     t0 = time.perf_counter()
-    params = {"variant": name, "audio_switch": switch is not None, "sta": cfg.sta, "model": cfg.model, "scam": cfg.scam, "n_train_frames": len(train_set)}
+    params = {
+        "variant": name,
+        "audio_switch": switch is not None,
+        "sta": cfg.sta,
+        "model": cfg.model,
+        "scam": cfg.scam,
+        "n_train_frames": len(train_set),
+    }
     with tracker_for(cfg, f"train_sta@{name}", params=params, enabled=track) as h:
         result = fit(
-            model, train_set, sta_loss_fn, tcfg,
-            eval_fn=eval_fn, on_epoch_end=epoch_end,
+            model,
+            train_set,
+            sta_loss_fn,
+            tcfg,
+            eval_fn=eval_fn,
+            on_epoch_end=epoch_end,
         )
         metrics = {
-            "train_bce": float(result.history[-1]["train/loss"]) if result.history else float("nan"),
+            "train_bce": float(result.history[-1]["train/loss"])
+            if result.history
+            else float("nan"),
             "val_bce": _val_bce(model, val_set, cfg),
             "n_train": len(train_set),
             "frames_per_s": float(result.frames_per_s),
@@ -158,7 +224,11 @@ def run_train(
         h.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
         h.log_artifact(str(paths.model("sta", name)))
         if variant == "sta":
-            example = {k: v[None].numpy() for k, v in train_set[0].items() if k in ("frame", "clip", "audio")}
+            example = {
+                k: v[None].numpy()
+                for k, v in train_set[0].items()
+                if k in ("frame", "clip", "audio")
+            }
             h.register_torch_model(
                 name=f"{cfg.project.name}-sta",
                 state_dict_path=paths.model("sta", name),
@@ -171,7 +241,12 @@ def run_train(
 
 
 def predict_set(
-    cfg: Config, name: str, *, variant: str = "sta", videos: list[str] | None = None, model: torch.nn.Module | None = None
+    cfg: Config,
+    name: str,
+    *,
+    variant: str = "sta",
+    videos: list[str] | None = None,
+    model: torch.nn.Module | None = None,
 ) -> MapStore:
     """STA predictions [N, H, W] (cached-frame size, float32) of a fixation set's frames.
 
@@ -188,15 +263,28 @@ def predict_set(
         refs = [(ci, i) for ci, i in refs if prepared.clips[ci].clip_id in wanted]
     was_training = model.training if model is not None else False
     model = model if model is not None else load_sta(cfg, variant)
-    ds = FrameDataset(prepared, refs, input_size=cfg.sta.input_size, clip_frames=cfg.model.clip_frames)
+    ds = FrameDataset(
+        prepared, refs, input_size=cfg.sta.input_size, clip_frames=cfg.model.clip_frames
+    )
     full = prepared.frame_size
 
     def fn(m, b):
         p = m(frame=b["frame"], clip=b["clip"], audio=b["audio"])  # [B, 1, h, w] in (0, 1)
-        return {"map": torch.nn.functional.interpolate(p.float(), size=full, mode="bilinear", align_corners=False)[:, 0]}
+        return {
+            "map": torch.nn.functional.interpolate(
+                p.float(), size=full, mode="bilinear", align_corners=False
+            )[:, 0]
+        }
 
     try:
-        out = infer(model, ds, fn, batch_size=cfg.runtime.infer_batch_size, device=cfg.runtime.device, desc=f"predict {name}")
+        out = infer(
+            model,
+            ds,
+            fn,
+            batch_size=cfg.runtime.infer_batch_size,
+            device=cfg.runtime.device,
+            desc=f"predict {name}",
+        )
     finally:
         model.train(was_training)
     ids = [(prepared.clips[ci].clip_id, i) for ci, i in refs]
@@ -209,4 +297,8 @@ def run_predict(cfg: Config, *, name: str, variant: str = "sta") -> dict[str, An
     store = predict_set(cfg, name, variant=variant)
     folder = Paths(cfg).predictions(variant, name)
     MapStore(np.asarray(store.maps).astype(np.float16), store.refs).save(folder)  # float16 on disk
-    return {"frames": len(store.refs), "seconds": round(time.perf_counter() - t0, 2), "path": str(folder)}
+    return {
+        "frames": len(store.refs),
+        "seconds": round(time.perf_counter() - t0, 2),
+        "path": str(folder),
+    }

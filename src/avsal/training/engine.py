@@ -101,8 +101,6 @@ def build_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torc
     raise ValueError(f"unknown optimizer {config.optimizer!r}")
 
 
-
-
 class Trainer:
     """Trains `model` in place on `train_set` with `loss_fn`; see `fit`.
 

@@ -174,7 +174,9 @@ class EpochLoop:
         # metrics are local, so their weighted sums are reduced here.
         keys = sorted(metric_sums)
         totals = torch.tensor(
-            [float(frames)] + [metric_sums[k] for k in keys] + [float(metric_counts[k]) for k in keys],
+            [float(frames)]
+            + [metric_sums[k] for k in keys]
+            + [float(metric_counts[k]) for k in keys],
             dtype=torch.float64,
             device=device,
         )
@@ -186,4 +188,6 @@ class EpochLoop:
         record["lr"] = float(optimizer.param_groups[0]["lr"])
         record["epoch_time_s"] = seconds
         record["frames_per_s"] = frames_all / seconds if seconds > 0 else 0.0
-        return EpochOutcome(record=record, frames=frames_all, seconds=seconds, global_step=global_step)
+        return EpochOutcome(
+            record=record, frames=frames_all, seconds=seconds, global_step=global_step
+        )

@@ -143,14 +143,26 @@ class Cache:
             t0 = time.perf_counter()
             result = build(art, rep)
             seconds = time.perf_counter() - t0
-            missing = [rel for rel in outs if not (work / rel).exists() or (work / rel).is_symlink()]
+            missing = [
+                rel for rel in outs if not (work / rel).exists() or (work / rel).is_symlink()
+            ]
             if missing:
                 raise RuntimeError(f"cache build {stage}/{key} did not write {missing}")
             _drop_links(work)
             shutil.rmtree(art / "checkpoints", ignore_errors=True)
-            info = {"stage": stage, "key": key, "outs": list(outs), "inputs": inputs or {}, "result": dict(result or {}),
-                    "seconds": round(seconds, 2), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid(),
-                    "upstream": {e.stage: e.key for e in upstream}}
-            (work / ENTRY_FILE).write_text(json.dumps(info, indent=1, sort_keys=True, default=str) + "\n")
+            info = {
+                "stage": stage,
+                "key": key,
+                "outs": list(outs),
+                "inputs": inputs or {},
+                "result": dict(result or {}),
+                "seconds": round(seconds, 2),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "pid": os.getpid(),
+                "upstream": {e.stage: e.key for e in upstream},
+            }
+            (work / ENTRY_FILE).write_text(
+                json.dumps(info, indent=1, sort_keys=True, default=str) + "\n"
+            )
             os.replace(work, final)
             return Entry(stage, key, final, tuple(outs), False, seconds)

@@ -56,7 +56,9 @@ def project_root(start: str | Path | None = None) -> Path:
     for folder in (*(here, *here.parents), package_checkout):
         if (folder / "dvc.yaml").is_file() and (folder / "pipelines").is_dir():
             return folder
-    raise FileNotFoundError(f"{here}: no dvc.yaml here or above: tuning runs the stages of the project's dvc.yaml")
+    raise FileNotFoundError(
+        f"{here}: no dvc.yaml here or above: tuning runs the stages of the project's dvc.yaml"
+    )
 
 
 def _split(path: str, prefixes: dict[str, str]) -> tuple[str, str]:
@@ -83,7 +85,12 @@ class Graph:
             for o in n.outs:
                 if o.root != root:
                     continue
-                if o.rel == rel or o.rel.startswith(rel + "/") or rel.startswith(o.rel + "/") or not rel:
+                if (
+                    o.rel == rel
+                    or o.rel.startswith(rel + "/")
+                    or rel.startswith(o.rel + "/")
+                    or not rel
+                ):
                     out.append(n)
                     break
         return out
@@ -129,7 +136,9 @@ def load_graph(root: str | Path | None = None) -> Graph:
                 continue
             cmd = shlex.split(st.cmd if isinstance(st.cmd, str) else " ".join(st.cmd))
             if len(cmd) < 2 or cmd[0] != "python" or not cmd[1].startswith("pipelines/"):
-                raise ValueError(f"dvc.yaml stage {st.name}: cmd {st.cmd!r} is not `python pipelines/<stage>.py ...`")
+                raise ValueError(
+                    f"dvc.yaml stage {st.name}: cmd {st.cmd!r} is not `python pipelines/<stage>.py ...`"
+                )
             keys: list[str] = []
             deps: list[tuple[str, str]] = []
             for d in st.deps:
@@ -141,7 +150,11 @@ def load_graph(root: str | Path | None = None) -> Graph:
             for o in st.outs:
                 r, rel = _split(o.def_path, prefixes)
                 if r not in ("artifacts", "reports"):
-                    raise ValueError(f"dvc.yaml stage {st.name}: out {o.def_path} is outside paths.artifacts / paths.reports")
+                    raise ValueError(
+                        f"dvc.yaml stage {st.name}: out {o.def_path} is outside paths.artifacts / paths.reports"
+                    )
                 outs.append(Out(r, rel, bool(o.use_cache), bool(o.persist)))
-            nodes.append(Node(st.name, cmd[1], tuple(cmd[2:]), tuple(keys), tuple(deps), tuple(outs)))
+            nodes.append(
+                Node(st.name, cmd[1], tuple(cmd[2:]), tuple(keys), tuple(deps), tuple(outs))
+            )
     return Graph(nodes)

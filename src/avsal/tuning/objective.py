@@ -38,7 +38,9 @@ class Objective:
         self.parent_run_id = study.user_attrs.get(ATTR_PARENT)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.current: int | None = None  # number of the trial this process ran last
-        self.on_start: Any = lambda: None  # called once the trial is RUNNING (releases the ask lock)
+        self.on_start: Any = lambda: (
+            None
+        )  # called once the trial is RUNNING (releases the ask lock)
 
     def __call__(self, trial: optuna.Trial) -> float:
         self.on_start()
@@ -48,15 +50,28 @@ class Objective:
         frozen = next(t for t in self.study.get_trials(deepcopy=False) if t.number == trial.number)
         retry_of = frozen.system_attrs.get("failed_trial")
         baseline = bool(trial.user_attrs.get("baseline"))
-        tags = {"avsal.tune.study": self.study.study_name, "avsal.tune.trial": trial.number, "avsal.tune.worker": self.worker,
-                "avsal.tune.baseline": baseline, "avsal.tune.state": "RUNNING"}
+        tags = {
+            "avsal.tune.study": self.study.study_name,
+            "avsal.tune.trial": trial.number,
+            "avsal.tune.worker": self.worker,
+            "avsal.tune.baseline": baseline,
+            "avsal.tune.state": "RUNNING",
+        }
         if retry_of is not None:
             tags["avsal.tune.retry_of"] = retry_of
-        say(f"trial #{trial.number} starts{' (default params)' if baseline else ''}{f' (retry of #{retry_of})' if retry_of is not None else ''}: "
-             + ", ".join(f"{k}={format_value(v)}" for k, v in params.items()))
+        what = " (default params)" if baseline else ""
+        what += f" (retry of #{retry_of})" if retry_of is not None else ""
+        say(
+            f"trial #{trial.number} starts{what}: "
+            + ", ".join(f"{k}={format_value(v)}" for k, v in params.items())
+        )
         pruned: optuna.TrialPruned | None = None
-        with self.tracking.child(name=f"{self.study.study_name}#{trial.number}", parent_run_id=self.parent_run_id, tags=tags,
-                                 params={"tune": params, "fixed": dict(self.cfg.tune.fixed)}) as h:
+        with self.tracking.child(
+            name=f"{self.study.study_name}#{trial.number}",
+            parent_run_id=self.parent_run_id,
+            tags=tags,
+            params={"tune": params, "fixed": dict(self.cfg.tune.fixed)},
+        ) as h:
             if h.run_id:
                 trial.set_user_attr("mlflow_run_id", h.run_id)
             trial.set_user_attr("worker", self.worker)
@@ -73,9 +88,16 @@ class Objective:
                     h.set_tags({"avsal.tune.validation_failed": str(exc)[:2000]})
                 pruned = optuna.TrialPruned(f"infeasible: {exc}")
             except KeyboardInterrupt:
-                h.set_tags({"avsal.tune.state": "FAIL", "avsal.tune.error": "interrupted (Ctrl-C): re-queued"})
+                h.set_tags(
+                    {
+                        "avsal.tune.state": "FAIL",
+                        "avsal.tune.error": "interrupted (Ctrl-C): re-queued",
+                    }
+                )
                 with contextlib.suppress(Exception):
-                    self.study.enqueue_trial(params, user_attrs={"baseline": baseline, "requeued_from": trial.number})
+                    self.study.enqueue_trial(
+                        params, user_attrs={"baseline": baseline, "requeued_from": trial.number}
+                    )
                 raise
             except Exception as exc:
                 h.set_tags({"avsal.tune.state": "FAIL", "avsal.tune.error": repr(exc)[:2000]})
@@ -93,14 +115,20 @@ class Objective:
         sleep = float(os.environ.get(TEST_SLEEP_ENV, "0") or 0)
         if sleep > 0:
             time.sleep(sleep)
-        cfg_t = with_overrides(self.cfg, {**self.cfg.tune.fixed, **params}, source=f"study {self.study.study_name} trial #{trial.number}")
+        cfg_t = with_overrides(
+            self.cfg,
+            {**self.cfg.tune.fixed, **params},
+            source=f"study {self.study.study_name} trial #{trial.number}",
+        )
         cache: dict[str, str] = {}
         seconds: dict[str, float] = {}
 
         def progress(stage: str, e: Any) -> None:
             cache[stage] = "hit" if e.hit else "built"
             seconds[stage] = round(e.seconds, 2)
-            say(f"trial #{trial.number}: {stage:<24} {'cache hit' if e.hit else f'built in {e.seconds:.1f} s'} ({e.key})")
+            say(
+                f"trial #{trial.number}: {stage:<24} {'cache hit' if e.hit else f'built in {e.seconds:.1f} s'} ({e.key})"
+            )
 
         def score_epoch(model: Any, epoch: int, c: Config) -> dict[str, float]:
             return {"tune_objective": self.scorer.objective(self.scorer.table(c, model))}
@@ -113,10 +141,14 @@ class Objective:
             reported.add(epoch)
             h.log_metrics({"tune_objective": value}, step=epoch)
             if trial.should_prune():
-                raise optuna.TrialPruned(f"STA epoch {epoch + 1}: objective {value:.4f} below the pruner's bar")
+                raise optuna.TrialPruned(
+                    f"STA epoch {epoch + 1}: objective {value:.4f} below the pruner's bar"
+                )
 
         try:
-            entries = self.pipeline.entries(cfg_t, score_epoch=score_epoch, on_epoch=on_epoch, progress=progress)
+            entries = self.pipeline.entries(
+                cfg_t, score_epoch=score_epoch, on_epoch=on_epoch, progress=progress
+            )
         finally:  # pruned and failed trials keep what they reused and built too
             trial.set_user_attr("cache", cache)
             trial.set_user_attr("seconds", {**seconds, "total": round(time.perf_counter() - t0, 2)})
@@ -134,7 +166,11 @@ class Objective:
         trial.set_user_attr("seconds", {**seconds, "total": total})
         trial.set_user_attr("table", table)
         trial.set_user_attr("keys", {name: e.key for name, e in entries.items()})
-        metrics = {"objective": value, "seconds/total": total, **{f"seconds/{g}": s for g, s in seconds.items()}}
+        metrics = {
+            "objective": value,
+            "seconds/total": total,
+            **{f"seconds/{g}": s for g, s in seconds.items()},
+        }
         metrics.update({f"tuning/{s}/{m}": v for s, ms in table.items() for m, v in ms.items()})
         h.log_metrics(metrics)
         h.set_tags({f"avsal.tune.cache.{g}": c for g, c in cache.items()})

@@ -22,7 +22,14 @@ def history_figure(study: Any, *, baseline_number: int | None = None) -> Any:
     n_pruned = sum(t.state == TrialState.PRUNED for t in trials)  # infeasible ones report nothing
     pruned = [t for t in trials if t.state == TrialState.PRUNED and t.intermediate_values]
     if done:
-        ax.scatter([t.number for t in done], [t.value for t in done], s=22, color="tab:blue", label="complete", zorder=3)
+        ax.scatter(
+            [t.number for t in done],
+            [t.value for t in done],
+            s=22,
+            color="tab:blue",
+            label="complete",
+            zorder=3,
+        )
         best, xs, ys = None, [], []
         for t in done:
             if best is None or (t.value > best if maximize else t.value < best):
@@ -32,14 +39,30 @@ def history_figure(study: Any, *, baseline_number: int | None = None) -> Any:
         ax.step(xs, ys, where="post", color="tab:red", label="best so far")
     if pruned:
         last = [t.intermediate_values[max(t.intermediate_values)] for t in pruned]
-        ax.scatter([t.number for t in pruned], last, marker="x", color="grey", label="pruned (last epoch)", zorder=2)
+        ax.scatter(
+            [t.number for t in pruned],
+            last,
+            marker="x",
+            color="grey",
+            label="pruned (last epoch)",
+            zorder=2,
+        )
     base = next((t for t in done if t.number == baseline_number), None)
     if base is not None:
-        ax.axhline(base.value, color="tab:green", linestyle="--", linewidth=1, label=f"default params (#{base.number})")
+        ax.axhline(
+            base.value,
+            color="tab:green",
+            linestyle="--",
+            linewidth=1,
+            label=f"default params (#{base.number})",
+        )
     ax.set_xlabel("trial")
     ax.set_ylabel("objective (tuning split)")
     failed = sum(t.state == TrialState.FAIL for t in trials)
-    ax.set_title(f"study {study.study_name}: {len(done)} complete, {n_pruned} pruned" + (f", {failed} failed" if failed else ""))
+    ax.set_title(
+        f"study {study.study_name}: {len(done)} complete, {n_pruned} pruned"
+        + (f", {failed} failed" if failed else "")
+    )
     ax.grid(alpha=0.3)
     if done or pruned:
         ax.legend(loc="best", fontsize=8)
@@ -59,7 +82,11 @@ def importances(study: Any) -> dict[str, float]:
         try:
             return dict(optuna.importance.get_param_importances(study))
         except ImportError:
-            return dict(optuna.importance.get_param_importances(study, evaluator=optuna.importance.PedAnovaImportanceEvaluator()))
+            return dict(
+                optuna.importance.get_param_importances(
+                    study, evaluator=optuna.importance.PedAnovaImportanceEvaluator()
+                )
+            )
         except (ValueError, RuntimeError):
             return {}
 
@@ -74,8 +101,14 @@ def importance_figure(values: dict[str, float]) -> Any:
         ax.barh(names, [values[n] for n in names], color="tab:blue")
         ax.set_xlabel("importance (fANOVA, share of objective variance)")
     else:
-        ax.text(0.5, 0.5, "not enough complete trials (or no varying param)\nto estimate importances",
-                ha="center", va="center", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "not enough complete trials (or no varying param)\nto estimate importances",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
         ax.set_axis_off()
     ax.set_title("hyper-parameter importances")
     fig.tight_layout()

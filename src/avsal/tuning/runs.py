@@ -27,16 +27,34 @@ class Tracking:
         except FileNotFoundError:
             root = Path.cwd()
         self.enabled = enabled
-        self.tracker = Tracker(experiment=cfg.project.name, repo_root=root, stage="tune", enabled=enabled,
-                               mlflow_db=cfg.paths.mlflow_db, mlflow_artifacts=cfg.paths.mlflow_artifacts)
+        self.tracker = Tracker(
+            experiment=cfg.project.name,
+            repo_root=root,
+            stage="tune",
+            enabled=enabled,
+            mlflow_db=cfg.paths.mlflow_db,
+            mlflow_artifacts=cfg.paths.mlflow_artifacts,
+        )
 
     def handle(self, run_id: str) -> Any:
         from avsal.tracking import RunHandle
 
-        return RunHandle(run_id=run_id, experiment_id=str(self.tracker.experiment_id), tracking_uri=str(self.tracker.tracking_uri))
+        return RunHandle(
+            run_id=run_id,
+            experiment_id=str(self.tracker.experiment_id),
+            tracking_uri=str(self.tracker.tracking_uri),
+        )
 
     @contextlib.contextmanager
-    def parent(self, study: optuna.Study, storage: Any, *, created: bool, params: dict[str, Any], tags: dict[str, Any]) -> Iterator[Any]:
+    def parent(
+        self,
+        study: optuna.Study,
+        storage: Any,
+        *,
+        created: bool,
+        params: dict[str, Any],
+        tags: dict[str, Any],
+    ) -> Iterator[Any]:
         """The study's one parent run: made by the process that created the study (others wait
         for its id in the study's user attrs), reopened by every later campaign on the study."""
         if not self.enabled:
@@ -49,7 +67,9 @@ class Tracking:
             born = float(study.user_attrs.get(ATTR_CREATED, 0))
             while run_id is None and time.time() - born < 120:  # its creator is making it now
                 time.sleep(1.0)
-                run_id = optuna.load_study(study_name=study.study_name, storage=storage).user_attrs.get(ATTR_PARENT)
+                run_id = optuna.load_study(
+                    study_name=study.study_name, storage=storage
+                ).user_attrs.get(ATTR_PARENT)
         if run_id is None:
             with self.tracker.run(f"tune:{study.study_name}", params=params, tags=tags) as h:
                 study.set_user_attr(ATTR_PARENT, h.run_id)
@@ -58,7 +78,9 @@ class Tracking:
         with self.tracker.reopen_run(run_id) as h:
             yield h
 
-    def child(self, *, name: str, params: dict[str, Any], tags: dict[str, Any], parent_run_id: str | None) -> Any:
+    def child(
+        self, *, name: str, params: dict[str, Any], tags: dict[str, Any], parent_run_id: str | None
+    ) -> Any:
         return self.tracker.run(name, params=params, tags=tags, parent_run_id=parent_run_id)
 
     def mark_failed(self, run_id: str | None, reason: str) -> None:

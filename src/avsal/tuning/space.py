@@ -12,7 +12,15 @@ import yaml
 from avsal.config import Config, ParamSpec
 from avsal.tuning.trial import param_value
 
-__all__ = ["suggest", "baseline_params", "in_space", "format_value", "dvc_command", "write_best_params", "read_best_params"]
+__all__ = [
+    "suggest",
+    "baseline_params",
+    "in_space",
+    "format_value",
+    "dvc_command",
+    "write_best_params",
+    "read_best_params",
+]
 
 
 def suggest(trial: Any, space: Mapping[str, ParamSpec]) -> dict[str, Any]:
@@ -22,7 +30,9 @@ def suggest(trial: Any, space: Mapping[str, ParamSpec]) -> dict[str, Any]:
         if spec.type == "float":
             out[key] = trial.suggest_float(key, spec.low, spec.high, log=spec.log, step=spec.step)
         elif spec.type == "int":
-            out[key] = trial.suggest_int(key, int(spec.low), int(spec.high), step=int(spec.step or 1), log=spec.log)
+            out[key] = trial.suggest_int(
+                key, int(spec.low), int(spec.high), step=int(spec.step or 1), log=spec.log
+            )
         else:
             out[key] = trial.suggest_categorical(key, list(spec.choices or ()))
     return out
@@ -66,7 +76,9 @@ def write_best_params(path: Path, params: Mapping[str, Any], *, header: str = ""
     """A flat ``dotted.key: value`` YAML (``avsal -S``/``dvc exp run -S`` keys), atomically."""
     from avsal.utils.io import atomic_write_text
 
-    body = yaml.safe_dump({k: _plain(v) for k, v in params.items()}, sort_keys=False, default_flow_style=False)
+    body = yaml.safe_dump(
+        {k: _plain(v) for k, v in params.items()}, sort_keys=False, default_flow_style=False
+    )
     comment = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
     return atomic_write_text(path, comment + body)
 

@@ -58,12 +58,16 @@ def check_splits(cfg: Config) -> dict[str, dict[str, int]]:
         f"(evaluate.fold {cfg.evaluate.fold}, test)"
     )
     if overlap:
-        shown = "; ".join(f"{s}: {', '.join(v[:5])}{' ...' if len(v) > 5 else ''}" for s, v in overlap.items())
+        shown = "; ".join(
+            f"{s}: {', '.join(v[:5])}{' ...' if len(v) > 5 else ''}" for s, v in overlap.items()
+        )
         raise SplitOverlapError(
             f"{cfg.params_file}: {where} share videos ({shown}); a campaign must tune on videos that "
             "are never reported: choose another tune.split"
         )
     empty = [s for s, v in tune.items() if not v]
     if empty:
-        raise SplitOverlapError(f"{cfg.params_file}: {where}: the tuning split has no video in {empty}")
+        raise SplitOverlapError(
+            f"{cfg.params_file}: {where}: the tuning split has no video in {empty}"
+        )
     return {s: {"tuning": len(tune[s]), "reporting": len(report[s])} for s in tune}

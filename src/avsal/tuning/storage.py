@@ -70,7 +70,14 @@ def resolve_url(url: str) -> str:
 class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
     """Optuna's journal storage plus the heartbeat protocol of its RDB storage."""
 
-    def __init__(self, backend: Any, *, heartbeat_interval: int, grace_period: int, stale_callback: StaleCallback | None) -> None:
+    def __init__(
+        self,
+        backend: Any,
+        *,
+        heartbeat_interval: int,
+        grace_period: int,
+        stale_callback: StaleCallback | None,
+    ) -> None:
         super().__init__(backend)
         self._hb_interval = heartbeat_interval
         self._hb_grace = grace_period
@@ -118,8 +125,12 @@ def open_storage(
                 if url.startswith("journal:"):
                     path = Path(url[len("journal:") :])
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    return HeartbeatJournalStorage(JournalFileBackend(str(path)), heartbeat_interval=heartbeat_interval,
-                                                   grace_period=grace_period, stale_callback=stale_callback)
+                    return HeartbeatJournalStorage(
+                        JournalFileBackend(str(path)),
+                        heartbeat_interval=heartbeat_interval,
+                        grace_period=grace_period,
+                        stale_callback=stale_callback,
+                    )
                 engine_kwargs: dict[str, Any] = {}
                 if url.startswith("sqlite:"):
                     db = url[len("sqlite:///") :]
@@ -128,10 +139,17 @@ def open_storage(
                     engine_kwargs = {"connect_args": {"timeout": 60}}
                 else:
                     engine_kwargs = {"pool_pre_ping": True}
-                return RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat_interval,
-                                  grace_period=grace_period, heartbeat_stale_trial_callback=stale_callback)
+                return RDBStorage(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
+                    heartbeat_stale_trial_callback=stale_callback,
+                )
         except ImportError as exc:
-            raise RuntimeError(f"storage {redact(url)}: {exc} (PostgreSQL needs: pip install 'avsal[postgres]')") from exc
+            raise RuntimeError(
+                f"storage {redact(url)}: {exc} (PostgreSQL needs: pip install 'avsal[postgres]')"
+            ) from exc
         except Exception as exc:  # noqa: BLE001 - first-time table creation racing another process
             last = exc
             time.sleep(0.5 * (attempt + 1) + 0.1 * (os.getpid() % 7))

@@ -29,7 +29,23 @@ if TYPE_CHECKING:  # pragma: no cover
     from avsal.tuning.runs import Tracking
 from avsal.utils.hashing import digest
 
-__all__ = ["say", "check_name", "storage_url", "campaign_digest", "make_sampler", "make_pruner", "sta_epochs", "limit_threads", "OnStaleTrial", "open_trial_storage", "check_study", "open_study", "create_or_load", "jsonable", "counts"]
+__all__ = [
+    "say",
+    "check_name",
+    "storage_url",
+    "campaign_digest",
+    "make_sampler",
+    "make_pruner",
+    "sta_epochs",
+    "limit_threads",
+    "OnStaleTrial",
+    "open_trial_storage",
+    "check_study",
+    "open_study",
+    "create_or_load",
+    "jsonable",
+    "counts",
+]
 
 
 ATTR_PARENT = "avsal.mlflow_parent_run_id"
@@ -49,7 +65,9 @@ def check_name(study: str) -> None:
     import re
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", study):
-        raise ValueError(f"study name {study!r}: use letters, digits, '.', '_' and '-' (it names folders)")
+        raise ValueError(
+            f"study name {study!r}: use letters, digits, '.', '_' and '-' (it names folders)"
+        )
 
 
 def storage_url(cfg: Config, storage: str | None = None) -> str:
@@ -60,7 +78,15 @@ def storage_url(cfg: Config, storage: str | None = None) -> str:
 def campaign_digest(cfg: Config) -> str:
     """What makes trials of one study comparable (a resumed study must not change it)."""
     t = cfg.tune
-    return digest({"objective": t.objective, "split": t.split, "sets": t.sets, "fixed": t.fixed, "space": t.space})
+    return digest(
+        {
+            "objective": t.objective,
+            "split": t.split,
+            "sets": t.sets,
+            "fixed": t.fixed,
+            "space": t.space,
+        }
+    )
 
 
 def make_sampler(cfg: Config, index: int = 0) -> optuna.samplers.BaseSampler:
@@ -70,17 +96,25 @@ def make_sampler(cfg: Config, index: int = 0) -> optuna.samplers.BaseSampler:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         # constant liar: running trials of other workers count as bad, so workers spread out
-        return optuna.samplers.TPESampler(seed=s.seed + index, n_startup_trials=s.n_startup_trials, constant_liar=True)
+        return optuna.samplers.TPESampler(
+            seed=s.seed + index, n_startup_trials=s.n_startup_trials, constant_liar=True
+        )
 
 
 def sta_epochs(cfg: Config) -> int:
-    return with_overrides(cfg, dict(cfg.tune.fixed)).sta.train.epochs if cfg.tune.fixed else cfg.sta.train.epochs
+    return (
+        with_overrides(cfg, dict(cfg.tune.fixed)).sta.train.epochs
+        if cfg.tune.fixed
+        else cfg.sta.train.epochs
+    )
 
 
 def make_pruner(cfg: Config) -> optuna.pruners.BasePruner:
     p = cfg.tune.pruner
     if p.name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=p.n_startup_trials, n_warmup_steps=p.n_warmup_steps)
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=p.n_startup_trials, n_warmup_steps=p.n_warmup_steps
+        )
     if p.name == "hyperband":
         top = "auto" if "sta.train.epochs" in cfg.tune.space else max(sta_epochs(cfg), 1)
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=top, reduction_factor=3)
@@ -112,13 +146,26 @@ class OnStaleTrial:
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             self.retry(study, trial)
         n = len(trial.system_attrs.get("retry_history", [])) + 1
-        say(f"trial #{trial.number} lost its worker (no heartbeat): FAIL" + (f", re-queued (retry {n}/{self.max_retry})" if n <= self.max_retry else ", retries exhausted"))
-        self.tracking.mark_failed(trial.user_attrs.get("mlflow_run_id"), "worker died (no heartbeat)")
+        say(
+            f"trial #{trial.number} lost its worker (no heartbeat): FAIL"
+            + (
+                f", re-queued (retry {n}/{self.max_retry})"
+                if n <= self.max_retry
+                else ", retries exhausted"
+            )
+        )
+        self.tracking.mark_failed(
+            trial.user_attrs.get("mlflow_run_id"), "worker died (no heartbeat)"
+        )
 
 
 def open_trial_storage(cfg: Config, url: str, tracking: Tracking) -> optuna.storages.BaseStorage:
-    return open_storage(url, heartbeat_interval=cfg.tune.heartbeat_interval, grace_period=cfg.tune.grace_period,
-                        stale_callback=OnStaleTrial(cfg.tune.max_retry, tracking))
+    return open_storage(
+        url,
+        heartbeat_interval=cfg.tune.heartbeat_interval,
+        grace_period=cfg.tune.grace_period,
+        stale_callback=OnStaleTrial(cfg.tune.max_retry, tracking),
+    )
 
 
 def check_study(cfg: Config, study: optuna.Study, storage: Any) -> None:
@@ -134,24 +181,43 @@ def check_study(cfg: Config, study: optuna.Study, storage: Any) -> None:
             f"{cfg.params_file}: study '{study.study_name}' was created with another tune section "
             "(objective, split, sets, fixed or space); resume it with those params or start a new --study"
         )
-    direction = optuna.study.StudyDirection.MAXIMIZE if cfg.tune.objective.direction == "maximize" else optuna.study.StudyDirection.MINIMIZE
+    direction = (
+        optuna.study.StudyDirection.MAXIMIZE
+        if cfg.tune.objective.direction == "maximize"
+        else optuna.study.StudyDirection.MINIMIZE
+    )
     if study.direction != direction:
-        raise ConfigError(f"study '{study.study_name}' is a {study.direction.name.lower()} study; tune.objective.direction is {cfg.tune.objective.direction}")
+        raise ConfigError(
+            f"study '{study.study_name}' is a {study.direction.name.lower()} study; "
+            f"tune.objective.direction is {cfg.tune.objective.direction}"
+        )
 
 
 def open_study(cfg: Config, study: str, storage: str | None = None) -> optuna.Study:
     """An existing study, for inspection (``study.trials``, ``study.best_trial``...)."""
-    st = open_storage(storage_url(cfg, storage), heartbeat_interval=cfg.tune.heartbeat_interval, grace_period=cfg.tune.grace_period)
+    st = open_storage(
+        storage_url(cfg, storage),
+        heartbeat_interval=cfg.tune.heartbeat_interval,
+        grace_period=cfg.tune.grace_period,
+    )
     return optuna.load_study(study_name=study, storage=st)
 
 
 def create_or_load(cfg: Config, storage: Any, name: str) -> tuple[optuna.Study, bool]:
     """The study ``name``; a new one gets its campaign digest and the baseline trial first."""
     try:
-        study = optuna.create_study(study_name=name, storage=storage, direction=cfg.tune.objective.direction,
-                                    sampler=make_sampler(cfg), pruner=make_pruner(cfg), load_if_exists=False)
+        study = optuna.create_study(
+            study_name=name,
+            storage=storage,
+            direction=cfg.tune.objective.direction,
+            sampler=make_sampler(cfg),
+            pruner=make_pruner(cfg),
+            load_if_exists=False,
+        )
     except optuna.exceptions.DuplicatedStudyError:
-        study = optuna.load_study(study_name=name, storage=storage, sampler=make_sampler(cfg), pruner=make_pruner(cfg))
+        study = optuna.load_study(
+            study_name=name, storage=storage, sampler=make_sampler(cfg), pruner=make_pruner(cfg)
+        )
         check_study(cfg, study, storage)
         return study, False
     study.set_user_attr(ATTR_CREATED, time.time())

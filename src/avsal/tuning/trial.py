@@ -32,7 +32,15 @@ from avsal.tuning.cache import Cache, Entry, overlay
 from avsal.tuning.graph import Graph, Node, load_graph, project_root
 from avsal.utils.hashing import digest, plain, tree_digest
 
-__all__ = ["TunePaths", "with_paths", "param_value", "TrialPipeline", "Scorer", "INFEASIBLE", "TARGET"]
+__all__ = [
+    "TunePaths",
+    "with_paths",
+    "param_value",
+    "TrialPipeline",
+    "Scorer",
+    "INFEASIBLE",
+    "TARGET",
+]
 
 #: what a trial trains: the main STA net (its upstream in dvc.yaml comes along)
 TARGET = "train_sta@sta"
@@ -60,7 +68,9 @@ class TunePaths:
 
 def with_paths(cfg: Config, artifacts: Path, reports: Path) -> Config:
     """``cfg`` writing its stage outputs under ``artifacts`` / ``reports``."""
-    return dataclasses.replace(cfg, paths=dataclasses.replace(cfg.paths, artifacts=str(artifacts), reports=str(reports)))
+    return dataclasses.replace(
+        cfg, paths=dataclasses.replace(cfg.paths, artifacts=str(artifacts), reports=str(reports))
+    )
 
 
 def param_value(cfg: Config, key: str) -> Any:
@@ -120,7 +130,9 @@ class TrialPipeline:
         self.cache = Cache(self.paths.cache)
         self.project = project_root(project)
         self.graph: Graph = load_graph(self.project)
-        self._files: dict[Path, str] = {}  # project files and raw data: constant while a process runs
+        self._files: dict[
+            Path, str
+        ] = {}  # project files and raw data: constant while a process runs
 
     # ------------------------------------------------------------------ keys
     def _file(self, path: Path) -> str:
@@ -147,7 +159,9 @@ class TrialPipeline:
                 if out == path or out.startswith(path + "/"):  # the dep holds this out
                     parts[out] = digests[out]
                 elif path.startswith(out + "/"):  # the dep is inside this out
-                    parts[path] = digests[out] if out.startswith("reports/") else self._file(e.root / path)
+                    parts[path] = (
+                        digests[out] if out.startswith("reports/") else self._file(e.root / path)
+                    )
         return parts
 
     def key(self, cfg: Config, node: Node, entries: dict[str, Entry]) -> tuple[str, dict[str, Any]]:
@@ -165,11 +179,19 @@ class TrialPipeline:
         """Outs an entry holds: cached artifacts and the reports (checkpoints stay behind)."""
         return tuple(f"{o.root}/{o.rel}" for o in node.outs if o.cached or o.root == "reports")
 
-    def _builder(self, cfg: Config, node: Node, hooks: dict[str, Any]) -> Callable[[Path, Path], dict[str, Any]]:
+    def _builder(
+        self, cfg: Config, node: Node, hooks: dict[str, Any]
+    ) -> Callable[[Path, Path], dict[str, Any]]:
         def build(art: Path, rep: Path) -> dict[str, Any]:
             c = with_paths(cfg, art, rep)
-            if node.base == "prepare" and self.paths.main_prepared.is_dir() and not (art / "prepared").exists():
-                _link_tree(self.paths.main_prepared, art / "prepared")  # only changed shards decode again
+            if (
+                node.base == "prepare"
+                and self.paths.main_prepared.is_dir()
+                and not (art / "prepared").exists()
+            ):
+                _link_tree(
+                    self.paths.main_prepared, art / "prepared"
+                )  # only changed shards decode again
             module = _load_script(self.project / node.script)
             common = sys.modules["_common"]
             if node.base == "train_sta":  # the STA stage with the trial's epoch hooks
@@ -177,8 +199,13 @@ class TrialPipeline:
 
                 args = common.parse(module, list(node.argv))
                 score = hooks["score_epoch"]
-                result = run_train(c, variant=args.variant, track=False, on_epoch=hooks["on_epoch"],
-                                   score_epoch=None if score is None else (lambda m, e: score(m, e, c)))
+                result = run_train(
+                    c,
+                    variant=args.variant,
+                    track=False,
+                    on_epoch=hooks["on_epoch"],
+                    score_epoch=None if score is None else (lambda m, e: score(m, e, c)),
+                )
             else:
                 result = common.call(module, [*node.argv, "--no-mlflow"], c)
             return _brief(result)
@@ -192,7 +219,10 @@ class TrialPipeline:
         info_path = entry.root / "entry.json"
         info = json.loads(info_path.read_text())
         if "digests" not in info:
-            info["digests"] = {o: tree_digest(entry.root / o) if o.startswith("artifacts/") else entry.key for o in entry.outs}
+            info["digests"] = {
+                o: tree_digest(entry.root / o) if o.startswith("artifacts/") else entry.key
+                for o in entry.outs
+            }
             tmp = info_path.with_suffix(".tmp")
             tmp.write_text(json.dumps(info, indent=1, sort_keys=True, default=str) + "\n")
             os.replace(tmp, info_path)
@@ -217,9 +247,17 @@ class TrialPipeline:
         out: dict[str, Entry] = {}
         for node in self.graph.upstream(list(targets)):
             key, inputs = self.key(cfg, node, out)
-            upstream = [out[n.name] for n in self.graph.upstream([node.name]) if n.name != node.name]
-            e = self.cache.ensure(node.name, key, self._builder(cfg, node, hooks), outs=self._outs(node), upstream=upstream,
-                                  inputs={"params": inputs["params"]})
+            upstream = [
+                out[n.name] for n in self.graph.upstream([node.name]) if n.name != node.name
+            ]
+            e = self.cache.ensure(
+                node.name,
+                key,
+                self._builder(cfg, node, hooks),
+                outs=self._outs(node),
+                upstream=upstream,
+                inputs={"params": inputs["params"]},
+            )
             out[node.name] = self._finish(e)
             if progress is not None:
                 progress(node.name, e)
@@ -251,12 +289,21 @@ class Scorer:
         out: dict[str, dict[str, float]] = {}
         for set_name, videos in self.videos.items():
             store = predict_set(cfg, set_name, videos=videos, model=model)
-            ev = score_videos(cfg, self.truth, set_name, videos, lambda v, n, _shape, s=store: video_maps(s, v, n),
-                              metrics=self.metrics, workers=1)
+            ev = score_videos(
+                cfg,
+                self.truth,
+                set_name,
+                videos,
+                lambda v, n, _shape, s=store: video_maps(s, v, n),
+                metrics=self.metrics,
+                workers=1,
+            )
             out[set_name] = {str(r.metric): float(r.value) for r in ev.datasets.itertuples()}
         return out
 
-    def objective(self, table: dict[str, dict[str, float]], metrics: tuple[str, ...] | None = None) -> float:
+    def objective(
+        self, table: dict[str, dict[str, float]], metrics: tuple[str, ...] | None = None
+    ) -> float:
         """Mean over sets of the mean of ``metrics`` (default: all scored) of each set."""
         ms = metrics or self.metrics
         return float(np.mean([np.mean([table[s][m] for m in ms]) for s in table]))

@@ -80,8 +80,16 @@ class _AskLock:
             os.close(fd)  # closing releases the flock
 
 
-def run_worker(cfg: Config, *, study: str, trials: int, storage: str | None = None, index: int = 0, threads: int = 1,
-               track: bool = True) -> dict[str, Any]:
+def run_worker(
+    cfg: Config,
+    *,
+    study: str,
+    trials: int,
+    storage: str | None = None,
+    index: int = 0,
+    threads: int = 1,
+    track: bool = True,
+) -> dict[str, Any]:
     """Run trials of ``study`` until it holds ``trials`` finished ones (shared by all workers)."""
     check_name(study)
     limit_threads(threads)
@@ -89,7 +97,9 @@ def run_worker(cfg: Config, *, study: str, trials: int, storage: str | None = No
     url = storage_url(cfg, storage or os.environ.get(STORAGE_ENV))
     tracking = Tracking(cfg, track)
     st = open_trial_storage(cfg, url, tracking)
-    s = optuna.load_study(study_name=study, storage=st, sampler=make_sampler(cfg, index), pruner=make_pruner(cfg))
+    s = optuna.load_study(
+        study_name=study, storage=st, sampler=make_sampler(cfg, index), pruner=make_pruner(cfg)
+    )
     check_study(cfg, s, st)
     objective = Objective(cfg, s, tracking)
     lock = _AskLock(objective.paths.study_dir / "ask.lock")
@@ -105,7 +115,9 @@ def run_worker(cfg: Config, *, study: str, trials: int, storage: str | None = No
             done = n[TrialState.COMPLETE] + n[TrialState.PRUNED]
             if done >= trials:
                 break
-            if done + n[TrialState.RUNNING] >= trials:  # the rest is running elsewhere: stay in case one dies
+            if (
+                done + n[TrialState.RUNNING] >= trials
+            ):  # the rest is running elsewhere: stay in case one dies
                 lock.release()
                 time.sleep(min(5.0, cfg.tune.heartbeat_interval))
                 continue
@@ -121,7 +133,9 @@ def run_worker(cfg: Config, *, study: str, trials: int, storage: str | None = No
         if not mine or mine[-1].state == TrialState.FAIL:
             failures_in_a_row += 1
             if failures_in_a_row >= 3:
-                raise RuntimeError(f"worker {index}: 3 trials in a row failed (see the log above); stopping")
+                raise RuntimeError(
+                    f"worker {index}: 3 trials in a row failed (see the log above); stopping"
+                )
         else:
             failures_in_a_row = 0
     return {"worker": index, "trials_run": ran}
@@ -140,12 +154,43 @@ def _frozen_config(cfg: Config, path: Path) -> Path:
     return atomic_write_text(path, yaml.safe_dump(jsonable(raw), sort_keys=False))
 
 
-def _spawn(cfg_file: Path, *, study: str, trials: int, url: str, index: int, threads: int, track: bool, logfile: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "avsal.cli", "--params", str(cfg_file), "tune", "--study", study, "--trials", str(trials),
-           "--worker", "--worker-index", str(index), "--threads", str(threads)]
+def _spawn(
+    cfg_file: Path,
+    *,
+    study: str,
+    trials: int,
+    url: str,
+    index: int,
+    threads: int,
+    track: bool,
+    logfile: Path,
+) -> subprocess.Popen:
+    cmd = [
+        sys.executable,
+        "-m",
+        "avsal.cli",
+        "--params",
+        str(cfg_file),
+        "tune",
+        "--study",
+        study,
+        "--trials",
+        str(trials),
+        "--worker",
+        "--worker-index",
+        str(index),
+        "--threads",
+        str(threads),
+    ]
     if not track:
         cmd.append("--no-mlflow")
-    env = {**os.environ, STORAGE_ENV: url, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        STORAGE_ENV: url,
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "PYTHONUNBUFFERED": "1",
+    }
     logfile.parent.mkdir(parents=True, exist_ok=True)
     out = open(logfile, "ab")  # noqa: SIM115 - the child owns it
     try:
@@ -161,8 +206,16 @@ def _tail(path: Path, n: int = 25) -> str:
         return ""
 
 
-def run_campaign(cfg: Config, *, study: str, trials: int, workers: int = 1, storage: str | None = None, track: bool = True,
-                 report: bool = True) -> dict[str, Any]:
+def run_campaign(
+    cfg: Config,
+    *,
+    study: str,
+    trials: int,
+    workers: int = 1,
+    storage: str | None = None,
+    track: bool = True,
+    report: bool = True,
+) -> dict[str, Any]:
     """``avsal tune``: run (or resume) study ``study`` to ``trials`` finished trials with
     ``workers`` processes, then write its report.  See the module docstring."""
     if trials < 0 or workers < 1:
@@ -177,27 +230,75 @@ def run_campaign(cfg: Config, *, study: str, trials: int, workers: int = 1, stor
     tracking = Tracking(cfg, track)
     st = open_trial_storage(cfg, url, tracking)
     s, created = create_or_load(cfg, st, study)
-    say(f"study '{study}' {'created' if created else 'resumed'} in {redact(url)}; tuning split {sizes}")
-    params = {"tune": jsonable(dataclasses.asdict(cfg.tune)), "storage": redact(url), "budget_trials": trials}
+    say(
+        f"study '{study}' {'created' if created else 'resumed'} in {redact(url)}; tuning split {sizes}"
+    )
+    params = {
+        "tune": jsonable(dataclasses.asdict(cfg.tune)),
+        "storage": redact(url),
+        "budget_trials": trials,
+    }
     tags = {"avsal.tune.study": study, "avsal.tune.parent": True}
     with tracking.parent(s, st, created=created, params=params, tags=tags) as parent:
         pipeline = TrialPipeline(cfg)
-        e = pipeline.entries(cfg, targets=("prepare",))["prepare"]  # decode once, before the workers need it
-        say(f"prepared data: {'cache hit' if e.hit else f'decoded in {e.seconds:.1f} s'} ({e.root})")
+        e = pipeline.entries(cfg, targets=("prepare",))[
+            "prepare"
+        ]  # decode once, before the workers need it
+        say(
+            f"prepared data: {'cache hit' if e.hit else f'decoded in {e.seconds:.1f} s'} ({e.root})"
+        )
         n = counts(s)
         if n[TrialState.COMPLETE] + n[TrialState.PRUNED] < trials:
-            _run_workers(cfg, s, study=study, trials=trials, workers=workers, url=url, track=track, paths=paths)
-        result = finalize(cfg, s, parent=parent, wall_seconds=time.time() - t0, budget=trials, url=url, report=report)
+            _run_workers(
+                cfg,
+                s,
+                study=study,
+                trials=trials,
+                workers=workers,
+                url=url,
+                track=track,
+                paths=paths,
+            )
+        result = finalize(
+            cfg,
+            s,
+            parent=parent,
+            wall_seconds=time.time() - t0,
+            budget=trials,
+            url=url,
+            report=report,
+        )
     return result
 
 
-def _run_workers(cfg: Config, s: optuna.Study, *, study: str, trials: int, workers: int, url: str, track: bool, paths: TunePaths) -> None:
+def _run_workers(
+    cfg: Config,
+    s: optuna.Study,
+    *,
+    study: str,
+    trials: int,
+    workers: int,
+    url: str,
+    track: bool,
+    paths: TunePaths,
+) -> None:
     cfg_file = _frozen_config(cfg, paths.study_dir / "config.yaml")
     threads = max(1, (os.cpu_count() or 1) // workers)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     logs = [paths.study_dir / "logs" / f"{stamp}-worker{k}.log" for k in range(workers)]
-    procs = [_spawn(cfg_file, study=study, trials=trials, url=url, index=k, threads=threads, track=track, logfile=logs[k])
-             for k in range(workers)]
+    procs = [
+        _spawn(
+            cfg_file,
+            study=study,
+            trials=trials,
+            url=url,
+            index=k,
+            threads=threads,
+            track=track,
+            logfile=logs[k],
+        )
+        for k in range(workers)
+    ]
     say(f"{workers} worker(s), {threads} thread(s) each; logs: {paths.study_dir / 'logs'}")
     seen: set[int] = {t.number for t in s.get_trials(deepcopy=False) if t.state.is_finished()}
     try:
@@ -209,13 +310,18 @@ def _run_workers(cfg: Config, s: optuna.Study, *, study: str, trials: int, worke
                     n = counts(s)
                     best = best_trial(s)
                     value = f"{t.value:.4f}" if t.value is not None else "-"
-                    say(f"#{t.number} {t.state.name} {value}  [{n[TrialState.COMPLETE] + n[TrialState.PRUNED]}/{trials} finished"
-                         + (f"; best {best.value:.4f} (#{best.number})" if best else "") + "]")
+                    say(
+                        f"#{t.number} {t.state.name} {value}  [{n[TrialState.COMPLETE] + n[TrialState.PRUNED]}/{trials} finished"
+                        + (f"; best {best.value:.4f} (#{best.number})" if best else "")
+                        + "]"
+                    )
             if not alive:
                 break
             time.sleep(2.0)
     except KeyboardInterrupt:
-        say("interrupted: stopping the workers (their trials are re-queued); rerun the same command to resume")
+        say(
+            "interrupted: stopping the workers (their trials are re-queued); rerun the same command to resume"
+        )
         _stop(procs)
         raise
     bad = [(k, p.returncode) for k, p in enumerate(procs) if p.returncode != 0]

@@ -74,7 +74,11 @@ def tree_digest(path: str | Path) -> str:
         raise FileNotFoundError(f"{root}: no such file or folder to hash")
     h = hashlib.sha256()
     for folder, dirs, files in os.walk(root, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.endswith(".tmp") and not d.startswith(".") and d != "__pycache__")
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.endswith(".tmp") and not d.startswith(".") and d != "__pycache__"
+        )
         for name in sorted(files):
             if name.startswith("."):
                 continue

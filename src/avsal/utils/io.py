@@ -12,7 +12,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "write_result_json", "TIMING_KEYS"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+    "write_result_json",
+    "TIMING_KEYS",
+]
 
 #: keys of wall-clock timings: shown and logged to MLflow, never written into a result file
 TIMING_KEYS = frozenset({"seconds", "epoch_time_s", "frames_per_s"})

@@ -48,9 +48,13 @@ def apply(mode: str, *, threads: int) -> dict[str, str]:
         return {"cpu_numerics": "native"}
     if threads < 1:
         raise ValueError(f"runtime.cpu_threads must be >= 1, got {threads}")
-    clash = {k: os.environ[k] for k, v in PORTABLE_ENV.items() if k in os.environ and os.environ[k] != v}
+    clash = {
+        k: os.environ[k] for k, v in PORTABLE_ENV.items() if k in os.environ and os.environ[k] != v
+    }
     if clash and "torch" in sys.modules:
-        raise RuntimeError(f"portable CPU numerics need {PORTABLE_ENV}, but torch already started with {clash}")
+        raise RuntimeError(
+            f"portable CPU numerics need {PORTABLE_ENV}, but torch already started with {clash}"
+        )
     os.environ.update(PORTABLE_ENV)
     os.environ["OMP_NUM_THREADS"] = str(threads)  # also for worker processes started from here
     import torch
@@ -59,7 +63,9 @@ def apply(mode: str, *, threads: int) -> dict[str, str]:
     torch.set_num_threads(threads)
     chosen = torch.backends.cpu.get_cpu_capability()
     if chosen not in ("AVX2", "DEFAULT"):  # DEFAULT: a CPU without AVX2 (its bytes differ)
-        raise RuntimeError(f"portable CPU numerics: torch picked {chosen} kernels (it started before avsal set {PORTABLE_ENV})")
+        raise RuntimeError(
+            f"portable CPU numerics: torch picked {chosen} kernels (it started before avsal set {PORTABLE_ENV})"
+        )
     return {"cpu_numerics": "portable", "cpu_threads": str(threads), **PORTABLE_ENV}
 
 

@@ -46,7 +46,9 @@ class SuiteResult:
         for f in self.failures:
             where = ", ".join(map(str, f["where"][:5]))
             more = f" (+{f['unexpected_count'] - 5} more)" if f["unexpected_count"] > 5 else ""
-            lines.append(f"[{self.suite}] {f['why']}: {f['unexpected_count']} bad record(s) at {where}{more}")
+            lines.append(
+                f"[{self.suite}] {f['why']}: {f['unexpected_count']} bad record(s) at {where}{more}"
+            )
         return lines
 
 
@@ -70,7 +72,15 @@ def run_suite(name: str, df: pd.DataFrame, checks: list[Check]) -> SuiteResult:
             suite=name,
             success=False,
             n_records=0,
-            failures=[{"why": "no records to validate", "expectation": "non-empty", "unexpected_count": 1, "where": ["<none>"], "unexpected": []}],
+            failures=[
+                {
+                    "why": "no records to validate",
+                    "expectation": "non-empty",
+                    "unexpected_count": 1,
+                    "where": ["<none>"],
+                    "unexpected": [],
+                }
+            ],
         )
     if "where" not in df.columns:
         raise ValueError(f"suite {name}: records need a 'where' column")
@@ -82,11 +92,18 @@ def run_suite(name: str, df: pd.DataFrame, checks: list[Check]) -> SuiteResult:
     suite = ctx.suites.add(gx.ExpectationSuite(name=f"suite-{uid}"))
     for c in checks:
         suite.add_expectation(getattr(gx.expectations, c.expectation)(**c.kwargs))
-    vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"vd-{uid}", data=batch_def, suite=suite))
+    vd = ctx.validation_definitions.add(
+        gx.ValidationDefinition(name=f"vd-{uid}", data=batch_def, suite=suite)
+    )
     res = vd.run(batch_parameters={"dataframe": df}, result_format="COMPLETE")
     out = SuiteResult(suite=name, success=bool(res.success), n_records=len(df))
     for check, r in zip(checks, res.results):
-        info = {"expectation": check.expectation, "kwargs": _jsonable(check.kwargs), "why": check.why, "success": bool(r.success)}
+        info = {
+            "expectation": check.expectation,
+            "kwargs": _jsonable(check.kwargs),
+            "why": check.why,
+            "success": bool(r.success),
+        }
         out.checks.append(info)
         if r.success:
             continue
@@ -95,7 +112,14 @@ def run_suite(name: str, df: pd.DataFrame, checks: list[Check]) -> SuiteResult:
         count = int(r.result.get("unexpected_count") or len(idx) or 0)
         if r.exception_info and r.exception_info.get("raised_exception"):
             msg = r.exception_info.get("exception_message")
-            out.failures.append({**info, "unexpected_count": max(count, 1), "where": [f"<GX error: {msg}>"], "unexpected": []})
+            out.failures.append(
+                {
+                    **info,
+                    "unexpected_count": max(count, 1),
+                    "where": [f"<GX error: {msg}>"],
+                    "unexpected": [],
+                }
+            )
             continue
         out.failures.append(
             {

@@ -13,7 +13,9 @@ from avsal.validation.gx import Check, SuiteResult, run_suite
 __all__ = ["pseudo_records", "validate_pseudo"]
 
 
-def pseudo_records(maps: np.ndarray, refs: Sequence[tuple[str, int]], *, expected_size: tuple[int, int], where: str) -> pd.DataFrame:
+def pseudo_records(
+    maps: np.ndarray, refs: Sequence[tuple[str, int]], *, expected_size: tuple[int, int], where: str
+) -> pd.DataFrame:
     """One row per pseudo-GT map (statistics only; the maps stay memory-mapped)."""
     rows = []
     for k, (clip, frame) in enumerate(refs):
@@ -33,7 +35,9 @@ def pseudo_records(maps: np.ndarray, refs: Sequence[tuple[str, int]], *, expecte
     return pd.DataFrame(rows)
 
 
-def validate_pseudo(folder: str | Path, *, expected_size: tuple[int, int], name: str, min_informative: float = 0.5) -> SuiteResult:
+def validate_pseudo(
+    folder: str | Path, *, expected_size: tuple[int, int], name: str, min_informative: float = 0.5
+) -> SuiteResult:
     """Run the pseudo-GT suite on a map store folder (``maps.npy`` + ``refs.json``).
 
     Maps flagged uninformative by the SCAM stage (no net's top-1 is the tag) are not pseudo
@@ -44,15 +48,46 @@ def validate_pseudo(folder: str | Path, *, expected_size: tuple[int, int], name:
     store = MapStore.load(folder)
     flags = np.asarray(store.extra.get("informative", np.ones(len(store.refs), bool)), bool)
     keep = np.flatnonzero(flags)
-    df = pseudo_records(store.maps[keep], [store.refs[k] for k in keep], expected_size=expected_size, where=str(Path(folder) / "maps.npy"))
+    df = pseudo_records(
+        store.maps[keep],
+        [store.refs[k] for k in keep],
+        expected_size=expected_size,
+        where=str(Path(folder) / "maps.npy"),
+    )
     df["informative_fraction"] = float(flags.mean()) if len(flags) else 0.0
     checks = [
-        Check("ExpectColumnValuesToBeBetween", {"column": "informative_fraction", "min_value": min_informative}, f"fewer than {min_informative:.0%} of the frames have an informative pseudo-GT map"),
-        Check("ExpectColumnValuesToBeInSet", {"column": "finite", "value_set": [True]}, "map has NaN or Inf"),
-        Check("ExpectColumnValuesToBeBetween", {"column": "min", "min_value": 0.0}, "map value below 0"),
-        Check("ExpectColumnValuesToBeBetween", {"column": "max", "max_value": 1.0}, "map value above 1"),
-        Check("ExpectColumnValuesToBeBetween", {"column": "max", "min_value": 1e-3}, "empty (all-zero) map"),
-        Check("ExpectColumnValuesToBeBetween", {"column": "range", "min_value": 1e-3}, "constant map"),
-        Check("ExpectColumnValuesToBeInSet", {"column": "size_ok", "value_set": [True]}, f"map size differs from the frames {tuple(expected_size)}"),
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "informative_fraction", "min_value": min_informative},
+            f"fewer than {min_informative:.0%} of the frames have an informative pseudo-GT map",
+        ),
+        Check(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "finite", "value_set": [True]},
+            "map has NaN or Inf",
+        ),
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "min", "min_value": 0.0},
+            "map value below 0",
+        ),
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "max", "max_value": 1.0},
+            "map value above 1",
+        ),
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "max", "min_value": 1e-3},
+            "empty (all-zero) map",
+        ),
+        Check(
+            "ExpectColumnValuesToBeBetween", {"column": "range", "min_value": 1e-3}, "constant map"
+        ),
+        Check(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "size_ok", "value_set": [True]},
+            f"map size differs from the frames {tuple(expected_size)}",
+        ),
     ]
     return run_suite(name, df, checks)

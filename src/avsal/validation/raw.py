@@ -20,7 +20,14 @@ from avsal.data.video import probe
 from avsal.utils.io import atomic_write_json
 from avsal.validation.gx import Check, SuiteResult, run_suite
 
-__all__ = ["RawValidationResult", "ave_records", "clip_records", "fixation_records", "validate_raw", "write_report"]
+__all__ = [
+    "RawValidationResult",
+    "ave_records",
+    "clip_records",
+    "fixation_records",
+    "validate_raw",
+    "write_report",
+]
 
 
 @dataclass
@@ -72,8 +79,19 @@ def clip_records(ds: AVEDataset, errors: list[str]) -> pd.DataFrame:
     rows = []
     for rec in ds.records.values():
         path = ds.video_path(rec.video_id)
-        row: dict[str, Any] = {"video_id": rec.video_id, "where": str(path), "exists": path.is_file(), "readable": False}
-        row.update(duration=np.nan, fps=np.nan, has_audio=False, audio_seconds=0.0, event_end=float(rec.event_span[1]))
+        row: dict[str, Any] = {
+            "video_id": rec.video_id,
+            "where": str(path),
+            "exists": path.is_file(),
+            "readable": False,
+        }
+        row.update(
+            duration=np.nan,
+            fps=np.nan,
+            has_audio=False,
+            audio_seconds=0.0,
+            event_end=float(rec.event_span[1]),
+        )
         if row["exists"]:
             try:
                 info = probe(path)
@@ -119,20 +137,44 @@ def fixation_records(
                 for e in entries:
                     counts.setdefault(e.video, set()).add(e.n_frames)
                     list_rows.append(
-                        {"set": name, "fold": fold or 0, "split": split, "video": e.video, "n_frames": e.n_frames, "fps": e.fps, "where": f"{path} ({e.video})"}
+                        {
+                            "set": name,
+                            "fold": fold or 0,
+                            "split": split,
+                            "video": e.video,
+                            "n_frames": e.n_frames,
+                            "fps": e.fps,
+                            "where": f"{path} ({e.video})",
+                        }
                     )
             for v in per_split.get("train", set()) & per_split.get("test", set()):
                 list_rows.append(
-                    {"set": name, "fold": fold or 0, "split": "both", "video": v, "n_frames": 1, "fps": 1.0, "where": f"{fold_list_path(root, name, 'test', fold)} ({v} also in train)"}
+                    {
+                        "set": name,
+                        "fold": fold or 0,
+                        "split": "both",
+                        "video": v,
+                        "n_frames": 1,
+                        "fps": 1.0,
+                        "where": f"{fold_list_path(root, name, 'test', fold)} ({v} also in train)",
+                    }
                 )
         for v, ns in counts.items():
             if len(ns) > 1:
-                errors.append(f"{root / 'fold_lists'}: video {v} of {name} listed with different frame counts {sorted(ns)}")
+                errors.append(
+                    f"{root / 'fold_lists'}: video {v} of {name} listed with different frame counts {sorted(ns)}"
+                )
         if lists_only:
             continue
         for entry in fs.all_entries():
             vid = fs.video(entry.video)
-            row = {"set": name, "video": entry.video, "listed_frames": entry.n_frames, "frames_on_disk": -1, "where": str(vid.frame_dir)}
+            row = {
+                "set": name,
+                "video": entry.video,
+                "listed_frames": entry.n_frames,
+                "frames_on_disk": -1,
+                "where": str(vid.frame_dir),
+            }
             try:
                 n, (h, w) = vid.check()
                 row["frames_on_disk"] = n
@@ -166,46 +208,124 @@ def fixation_records(
 
 def _ave_checks(categories: Sequence[str], min_seconds: float) -> list[Check]:
     return [
-        Check("ExpectColumnValuesToBeInSet", {"column": "category", "value_set": list(categories)}, "category not in the declared AVE categories"),
-        Check("ExpectColumnValuesToBeBetween", {"column": "start", "min_value": 0}, "StartTime below 0"),
-        Check("ExpectColumnValuesToBeBetween", {"column": "duration", "min_value": 1}, "event shorter than one second"),
-        Check("ExpectColumnValuesToBeInSet", {"column": "split", "value_set": ["train", "val", "test"]}, "video in no official split file"),
+        Check(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "category", "value_set": list(categories)},
+            "category not in the declared AVE categories",
+        ),
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "start", "min_value": 0},
+            "StartTime below 0",
+        ),
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "duration", "min_value": 1},
+            "event shorter than one second",
+        ),
+        Check(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "split", "value_set": ["train", "val", "test"]},
+            "video in no official split file",
+        ),
         Check("ExpectColumnValuesToNotBeNull", {"column": "video_id"}, "empty VideoID"),
     ]
 
 
-def _clip_checks(min_seconds: float, min_audio: float, min_fps: float, max_fps: float) -> list[Check]:
+def _clip_checks(
+    min_seconds: float, min_audio: float, min_fps: float, max_fps: float
+) -> list[Check]:
     return [
-        Check("ExpectColumnValuesToBeInSet", {"column": "exists", "value_set": [True]}, "video file missing"),
-        Check("ExpectColumnValuesToBeInSet", {"column": "readable", "value_set": [True]}, "video file unreadable (corrupt or truncated)"),
-        Check("ExpectColumnValuesToBeInSet", {"column": "has_audio", "value_set": [True]}, "no audio track"),
-        Check("ExpectColumnValuesToBeBetween", {"column": "duration", "min_value": min_seconds}, f"clip shorter than {min_seconds}s"),
-        Check("ExpectColumnValuesToBeBetween", {"column": "fps", "min_value": min_fps, "max_value": max_fps}, f"frame rate outside [{min_fps}, {max_fps}]"),
-        Check("ExpectColumnValuesToBeBetween", {"column": "audio_seconds", "min_value": min_audio}, f"audio shorter than {min_audio}s"),
-        Check("ExpectColumnValuesToBeInSet", {"column": "event_inside", "value_set": [True]}, "annotated event ends after the clip"),
+        Check(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "exists", "value_set": [True]},
+            "video file missing",
+        ),
+        Check(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "readable", "value_set": [True]},
+            "video file unreadable (corrupt or truncated)",
+        ),
+        Check(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "has_audio", "value_set": [True]},
+            "no audio track",
+        ),
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "duration", "min_value": min_seconds},
+            f"clip shorter than {min_seconds}s",
+        ),
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "fps", "min_value": min_fps, "max_value": max_fps},
+            f"frame rate outside [{min_fps}, {max_fps}]",
+        ),
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "audio_seconds", "min_value": min_audio},
+            f"audio shorter than {min_audio}s",
+        ),
+        Check(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "event_inside", "value_set": [True]},
+            "annotated event ends after the clip",
+        ),
     ]
 
 
 def _list_checks() -> list[Check]:
     return [
-        Check("ExpectColumnValuesToBeBetween", {"column": "n_frames", "min_value": 1}, "fold list frame count below 1"),
-        Check("ExpectColumnValuesToBeBetween", {"column": "fps", "min_value": 1, "max_value": 120}, "fold list fps outside [1, 120]"),
-        Check("ExpectColumnValuesToBeInSet", {"column": "split", "value_set": ["train", "test"]}, "video in both train and test of one fold"),
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "n_frames", "min_value": 1},
+            "fold list frame count below 1",
+        ),
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "fps", "min_value": 1, "max_value": 120},
+            "fold list fps outside [1, 120]",
+        ),
+        Check(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "split", "value_set": ["train", "test"]},
+            "video in both train and test of one fold",
+        ),
     ]
 
 
 def _video_checks() -> list[Check]:
     return [
-        Check("ExpectColumnPairValuesToBeEqual", {"column_A": "listed_frames", "column_B": "frames_on_disk"}, "frames on disk differ from the fold list"),
+        Check(
+            "ExpectColumnPairValuesToBeEqual",
+            {"column_A": "listed_frames", "column_B": "frames_on_disk"},
+            "frames on disk differ from the fold list",
+        ),
     ]
 
 
 def _frame_checks(min_fix: int, mostly: float) -> list[Check]:
     return [
-        Check("ExpectColumnValuesToBeBetween", {"column": "n_fixations", "min_value": min_fix, "mostly": mostly}, f"too many frames with fewer than {min_fix} fixation(s)"),
-        Check("ExpectColumnValuesToBeBetween", {"column": "map_min", "min_value": 0.0, "max_value": 1.0}, "map value out of [0, 1]"),
-        Check("ExpectColumnValuesToBeBetween", {"column": "map_max", "min_value": 1e-6, "max_value": 1.0}, "empty (all-zero) fixation map"),
-        Check("ExpectColumnValuesToBeInSet", {"column": "map_shape_ok", "value_set": [True]}, "map size differs from frame size"),
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "n_fixations", "min_value": min_fix, "mostly": mostly},
+            f"too many frames with fewer than {min_fix} fixation(s)",
+        ),
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "map_min", "min_value": 0.0, "max_value": 1.0},
+            "map value out of [0, 1]",
+        ),
+        Check(
+            "ExpectColumnValuesToBeBetween",
+            {"column": "map_max", "min_value": 1e-6, "max_value": 1.0},
+            "empty (all-zero) fixation map",
+        ),
+        Check(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "map_shape_ok", "value_set": [True]},
+            "map size differs from frame size",
+        ),
     ]
 
 
@@ -229,21 +349,42 @@ def validate_raw(
     if ave_root is not None:
         try:
             ds = AVEDataset(ave_root, categories=categories)
-            suites.append(run_suite("ave_metadata", ave_records(ds), _ave_checks(categories, min_clip_seconds)))
             suites.append(
-                run_suite("ave_clips", clip_records(ds, errors), _clip_checks(min_clip_seconds, min_audio_seconds, min_fps, max_fps))
+                run_suite(
+                    "ave_metadata", ave_records(ds), _ave_checks(categories, min_clip_seconds)
+                )
+            )
+            suites.append(
+                run_suite(
+                    "ave_clips",
+                    clip_records(ds, errors),
+                    _clip_checks(min_clip_seconds, min_audio_seconds, min_fps, max_fps),
+                )
             )
             if ds.report.zero_length:
                 # reported, not failed: the real release has exactly such a row
-                suites[-1].checks.append({"note": f"{len(ds.report.zero_length)} zero-length row(s) skipped", "lines": [n for n, _ in ds.report.zero_length]})
+                suites[-1].checks.append(
+                    {
+                        "note": f"{len(ds.report.zero_length)} zero-length row(s) skipped",
+                        "lines": [n for n, _ in ds.report.zero_length],
+                    }
+                )
         except (AnnotationError, FileNotFoundError, ValueError) as exc:
             errors.append(str(exc))
     if fixation_root is not None and fixation_sets:
-        lists, videos, frames = fixation_records(Path(fixation_root), fixation_sets, errors, lists_only=lists_only)
+        lists, videos, frames = fixation_records(
+            Path(fixation_root), fixation_sets, errors, lists_only=lists_only
+        )
         suites.append(run_suite("fixation_lists", lists, _list_checks()))
         if not lists_only:
             suites.append(run_suite("fixation_videos", videos, _video_checks()))
-            suites.append(run_suite("fixation_frames", frames, _frame_checks(min_fixations_per_frame, min_frames_with_fixations)))
+            suites.append(
+                run_suite(
+                    "fixation_frames",
+                    frames,
+                    _frame_checks(min_fixations_per_frame, min_frames_with_fixations),
+                )
+            )
     ok = not errors and all(s.success for s in suites)
     return RawValidationResult(success=ok, suites=suites, errors=errors)
 
