@@ -41,6 +41,9 @@ SETTINGS: dict[str, tuple[dict[str, str], str, int]] = {
         "portable",
         1,
     ),
+    "portable, 1 thread, SSE4.2-only MKL": ({"MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}, "portable", 1),
+    # what portable mode was before: MKL's AVX2 branch, which exists on Intel CPUs only
+    "Intel-only MKL branch, 1 thread": ({"AVSAL_MKL_CBWR": "AVX2,STRICT"}, "portable", 1),
 }
 
 
@@ -53,6 +56,8 @@ def _child(mode: str, threads: int, steps: int) -> dict:
     from avsal.utils import numerics
 
     if mode == "portable":
+        if "AVSAL_MKL_CBWR" in os.environ:  # the benchmark's own override, to compare branches
+            numerics.PORTABLE_ENV["MKL_CBWR"] = os.environ["AVSAL_MKL_CBWR"]
         numerics.apply("portable", threads=threads)
     else:
         torch.set_num_threads(threads)

@@ -12,9 +12,10 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 # the stages' portable CPU kernels (avsal.utils.numerics) for in-process tests too: set before torch runs
-from avsal.utils.numerics import PORTABLE_ENV  # noqa: E402  (torch-free module)
+from avsal.utils.numerics import PORTABLE_ENV, portable_inductor_cache  # noqa: E402  (torch-free)
 
 os.environ.update(PORTABLE_ENV)
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", portable_inductor_cache())
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_SAMPLES = (

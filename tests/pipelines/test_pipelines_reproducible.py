@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from avsal.utils import numerics
+
 pytestmark = pytest.mark.slow
 
 
@@ -117,10 +119,29 @@ def test_stage_process_runs_the_portable_numerics(repo_root, world):
     info = yaml.safe_load(out.strip().splitlines()[-1])
     assert info == {
         "cpu_capability": "AVX2",
-        "mkl_cbwr": "AVX2,STRICT",
+        "mkl_cbwr": "COMPATIBLE,STRICT",
         "mkldnn": "False",
         "threads": "2",
+        "inductor_cache": env.get("TORCHINDUCTOR_CACHE_DIR", numerics.portable_inductor_cache()),
     }
+
+
+def test_portable_compiled_kernels_have_their_own_cache_folder(repo_root, world):
+    """Inductor's cache is not keyed by ATEN_CPU_CAPABILITY: a native run's AVX-512 kernels
+    must never be found by a portable process."""
+    _, _, env = world
+    env = {k: v for k, v in env.items() if k != "TORCHINDUCTOR_CACHE_DIR"}
+    code = (
+        "import os; from avsal.utils import numerics; numerics.apply('portable', threads=1); "
+        "print(os.environ['TORCHINDUCTOR_CACHE_DIR'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    import tempfile
+
+    assert out.endswith("_portable-avx2")
+    assert os.path.dirname(out) == tempfile.gettempdir()
 
 
 def test_unreachable_tracking_store_is_one_line_naming_the_url(repo_root, world):

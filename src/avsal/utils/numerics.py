@@ -6,9 +6,13 @@ Why: PyTorch's CPU results depend on the machine in three ways (measured with
 * ATen picks its vectorised kernels by instruction set (DEFAULT / AVX2 / AVX512) at the first
   op; the STA training step gives other bytes under each. ``ATEN_CPU_CAPABILITY=avx2`` pins it
   (every x86-64 CPU since 2013 has AVX2; one without it runs the DEFAULT kernels and differs).
-* MKL (torch's BLAS on x86) dispatches gemm by CPU and splits it by thread:
-  ``MKL_CBWR=AVX2,STRICT`` is MKL's conditional numerical reproducibility mode, bitwise equal
-  results on every AVX2 CPU and for every thread count.
+* MKL (torch's BLAS and FFT on x86) dispatches gemm and FFT by CPU and splits them by thread.
+  ``MKL_CBWR`` is MKL's conditional numerical reproducibility mode; only its ``COMPATIBLE``
+  branch (SSE2 code without the approximate rcpps/rsqrtps) gives the same bytes on Intel and
+  AMD: every other branch (``AVX2``, ...) "is available only for Intel processors" and falls
+  back to the CPU's own dispatch elsewhere. Measured: ``AVX2,STRICT`` gave other prepared audio
+  features and other weights on an AMD EPYC than on an Intel Xeon. ``COMPATIBLE,STRICT`` costs
+  speed (README "Reproducible" has the numbers) and buys the same bytes on every x86-64 CPU.
 * oneDNN (mkldnn) convolutions JIT-compile for the CPU at hand and reduce weight gradients per
   thread: other bytes for 1 and 2 threads, and for another ISA. ``portable`` turns them off, so
   convolutions run ATen's own im2col + MKL gemm.
@@ -16,6 +20,10 @@ Why: PyTorch's CPU results depend on the machine in three ways (measured with
   output channel such as STA's last deconvolution) add per-thread partial sums: other bytes
   for other thread counts. So ``portable`` also pins the intra-op thread count
   (``runtime.cpu_threads``), whatever the machine has.
+* TorchInductor's on-disk kernel cache (``torch.compile``, used by the metrics engine) is not
+  keyed by ``ATEN_CPU_CAPABILITY``: kernels a native run compiled for AVX-512 were found and
+  run by a later portable process and failed there. ``portable`` gives compiled kernels their
+  own cache folder (``TORCHINDUCTOR_CACHE_DIR``, unless the user set one).
 
 The environment variables must be set before torch runs its first op, so the stage CLIs call
 :func:`apply` after reading params and before importing any module that imports torch.
@@ -28,12 +36,24 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["MODES", "PORTABLE_ENV", "apply", "describe"]
+__all__ = ["MODES", "PORTABLE_ENV", "apply", "describe", "portable_inductor_cache"]
 
 MODES = ("portable", "native")
 
 #: the environment every portable process runs under (read by ATen and MKL at their first use)
-PORTABLE_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2,STRICT"}
+PORTABLE_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE,STRICT"}
+
+
+def portable_inductor_cache() -> str:
+    """The folder of portable compiled kernels: inductor's default folder, suffixed."""
+    import getpass
+    import tempfile
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        user = str(os.getuid())
+    return os.path.join(tempfile.gettempdir(), f"torchinductor_{user}_portable-avx2")
 
 
 def apply(mode: str, *, threads: int) -> dict[str, str]:
@@ -56,6 +76,7 @@ def apply(mode: str, *, threads: int) -> dict[str, str]:
             f"portable CPU numerics need {PORTABLE_ENV}, but torch already started with {clash}"
         )
     os.environ.update(PORTABLE_ENV)
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", portable_inductor_cache())
     os.environ["OMP_NUM_THREADS"] = str(threads)  # also for worker processes started from here
     import torch
 
@@ -78,4 +99,5 @@ def describe() -> dict[str, str]:
         "mkl_cbwr": os.environ.get("MKL_CBWR", ""),
         "mkldnn": str(torch.backends.mkldnn.enabled),
         "threads": str(torch.get_num_threads()),
+        "inductor_cache": os.environ.get("TORCHINDUCTOR_CACHE_DIR", "(torch default)"),
     }
