@@ -129,7 +129,9 @@ CLAIMS = {
     "seeds": [0],
     "intervals_over": "videos (one seed)",
     "split": "test list of fold 1 (the reporting split)",
-    "strata": "SYNTH_MANIFEST.json (off-tag audio)",
+    "strata": {"audio": "SYNTH_MANIFEST.json (off-tag audio)", "fusion": None},
+    "replicates": {"file": "reports/replicate_videos.csv", "found": True, "stale_seeds": [7],
+                   "experiments": []},
     "claims": [
         {"claim": "sta_gt_centre_bias", "text": "our STA > centre bias", "where": "Table 4",
          "a": "STANet (ours)", "b": "centre bias", "metric": "cc", "seeds": [0],

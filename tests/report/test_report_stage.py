@@ -130,6 +130,7 @@ def test_claims_section_shows_intervals_verdicts_and_strata(full_run) -> None:
     assert "no scores of both 'CAM_S fine' and 'CAM_S'" in md
     assert "off-tag audio (3 videos): +0.050 [+0.020, +0.080] holds" in md
     assert "One training seed" in md  # says what the intervals do not cover
+    assert "Replicates of seeds [7]" in md and "other params" in md
     assert "✓" not in md and "✗" not in md  # no bare ticks on margins
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from avsal.config import load_config
+from avsal.stats.claims import RECORD_COLUMNS
 
 
 def _cfg(tmp, repo_root):
@@ -68,17 +69,11 @@ def test_the_stage_writes_verdicts_and_the_per_video_evidence(tmp_path, repo_roo
     )
     assert switch["strata"]["off-tag audio"]["diff"] == pytest.approx(0.2, abs=1e-4)
     assert switch["strata"]["on-tag audio"]["diff"] == pytest.approx(0.0, abs=1e-6)
-    videos = pd.read_csv(tmp_path / "reports" / "claim_videos.csv")
-    assert set(videos.columns) == {
-        "claim",
-        "metric",
-        "seed",
-        "dataset",
-        "video",
-        "diff",
-        "n_frames",
-    }
+    videos = pd.read_csv(tmp_path / "reports" / "claim_videos.csv", keep_default_na=False)
+    assert set(videos["stratum"]) == {"", "off-tag audio", "on-tag audio"}
+    assert list(videos.columns) == RECORD_COLUMNS
     assert (videos[videos["claim"] == "sta_gt_centre_bias"]["n_frames"] == 3).all()
+    assert claims["replicates"]["found"] is False and claims["seeds"] == [0]
     # the same inputs give the same bytes
     first = (tmp_path / "reports" / "claims.json").read_bytes()
     run(cfg)
@@ -92,3 +87,28 @@ def test_a_missing_frame_table_names_the_file_and_the_stage(tmp_path, repo_root)
         FileNotFoundError, match=r"evaluate_frames.csv: missing; run the evaluate stage"
     ):
         run(_cfg(tmp_path, repo_root))
+
+
+def test_replicates_of_the_same_params_are_folded_in_and_others_are_not(tmp_path, repo_root):
+    from avsal.experiments import params_key
+    from avsal.stages.claims import run
+
+    _write_tables(tmp_path, sta_gain=0.2)
+    cfg = _cfg(tmp_path, repo_root)
+    run(cfg)
+    own = pd.read_csv(tmp_path / "reports" / "claim_videos.csv", keep_default_na=False)
+    other = own.assign(
+        seed=1, diff=own["diff"] - 0.05, experiment="seed-1", params_key=params_key(cfg)
+    )
+    stale = own.assign(seed=2, experiment="seed-2", params_key="another-params")
+    pd.concat([other, stale]).to_csv(tmp_path / "reports" / "replicate_videos.csv", index=False)
+    run(cfg)
+    claims = json.loads((tmp_path / "reports" / "claims.json").read_text())
+    assert claims["seeds"] == [0, 1] and claims["intervals_over"] == "videos and seeds"
+    assert claims["replicates"]["experiments"] == ["seed-1"]
+    assert claims["replicates"]["stale_seeds"] == [2]
+    row = next(
+        r for r in claims["claims"] if r["claim"] == "sta_gt_centre_bias" and r["metric"] == "cc"
+    )
+    assert row["pooled"]["n_seeds"] == 2
+    assert row["pooled"]["diff"] == pytest.approx(0.215 - 0.025, abs=1e-4)  # mean of both seeds

@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from avsal.stats.bootstrap import Interval, paired_interval, verdict
-from avsal.stats.claims import audio_strata, claim_records, claim_table, video_differences
+from avsal.stats.claims import (
+    audio_strata,
+    claim_records,
+    claim_table,
+    fusion_strata,
+    video_differences,
+)
 
 OPTS = {"resamples": 2000, "level": 0.95, "seed": 0}
 
@@ -110,8 +116,10 @@ def test_strata_come_from_the_manifest_and_split_the_audio_claim():
         for k in range(3):
             rows.append(("STA with audio switch", "AVAD", v, k, "cc", 0.5 + gain))
             rows.append(("STA w/o audio switch", "AVAD", v, k, "cc", 0.5))
-    records = claim_records({"ablations": _frames(rows)}, seed=0, metrics=("cc",))
-    table = claim_table(records, metrics=("cc",), min_videos=2, strata=strata, **OPTS)
+    records = claim_records(
+        {"ablations": _frames(rows)}, seed=0, metrics=("cc",), video_strata=strata
+    )
+    table = claim_table(records, metrics=("cc",), min_videos=2, **OPTS)
     row = next(r for r in table if r["claim"] == "switch_gt_noswitch")
     assert row["strata"]["off-tag audio"]["diff"] == pytest.approx(0.25)
     assert row["strata"]["off-tag audio"]["verdict"] == "holds"
@@ -119,3 +127,26 @@ def test_strata_come_from_the_manifest_and_split_the_audio_claim():
     assert row["pooled"]["n_videos"] == 4
     missing = next(r for r in table if r["claim"] == "sta_gt_centre_bias")
     assert missing["verdict"] == "undecided" and "no scores" in missing["missing"]
+
+
+def test_fusion_strata_split_frames_where_the_nets_disagree():
+    top1 = np.array([[2, 2, 2], [2, 1, 2], [0, 0, 0], [3, 1, 0]])
+    assert [s.split()[1] for s in fusion_strata(top1)] == ["agree", "disagree", "agree", "disagree"]
+    # selective beats average only on the disagreeing frames: the stratum shows it, "agree" ties
+    rows, strata = [], []
+    for v in ("v1", "v2", "v3"):
+        for k in range(4):
+            gain = 0.1 if k % 2 else 0.0
+            rows.append(("SCAM_sel coarse", "AVAD", v, k, "cc", 0.4 + gain))
+            rows.append(("SCAM_avg coarse", "AVAD", v, k, "cc", 0.4))
+            strata.append(("AVAD", v, k, fusion_strata(top1[k : k + 1])[0]))
+    table = pd.DataFrame(strata, columns=["dataset", "video", "frame", "stratum"])
+    records = claim_records(
+        {"ablations": _frames(rows)}, seed=0, metrics=("cc",), frame_strata={"fusion_coarse": table}
+    )
+    row = next(r for r in claim_table(records, metrics=("cc",), min_videos=3, **OPTS)
+               if r["claim"] == "sel_gt_avg_coarse")  # fmt: skip
+    assert row["pooled"]["diff"] == pytest.approx(0.05)  # diluted over all frames
+    assert row["strata"]["nets disagree on the top-1 class"]["diff"] == pytest.approx(0.1)
+    assert row["strata"]["nets disagree on the top-1 class"]["verdict"] == "holds"
+    assert row["strata"]["nets agree on the top-1 class"]["diff"] == pytest.approx(0.0)

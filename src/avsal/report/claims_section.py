@@ -51,7 +51,12 @@ def claims_blocks(claims: dict[str, Any] | None, figure: list[Block]) -> list[Bl
             + ". **holds**: the interval lies above 0; **fails**: below 0; **undecided**: it "
             "spans 0, or fewer than the minimum number of videos are behind it. Per set: h = "
             "holds, f = fails, ? = undecided. "
-            f"Split: {claims['split']}; seeds: {', '.join(map(str, seeds))}."
+            f"Split: {claims['split']}; seeds: {', '.join(map(str, seeds))}"
+            + (
+                f" (replicate experiments: {', '.join(claims['replicates']['experiments'])})."
+                if (claims.get("replicates") or {}).get("experiments")
+                else "."
+            )
         )
     )
     if len(seeds) == 1:
@@ -99,9 +104,20 @@ def claims_blocks(claims: dict[str, Any] | None, figure: list[Block]) -> list[Bl
     if strata:
         blocks.append(
             Para(
-                "Where the mechanism acts: the audio switch can only help on videos whose "
-                f"soundtrack is not the tagged category's sound ({claims['strata']})."
+                "Where the mechanism acts: Eq. 3 changes the fused map only on frames where the "
+                "three nets disagree on the top-1 class, and the audio switch can only help on "
+                "videos whose soundtrack is not the tagged category's sound; a mean over all "
+                "frames dilutes both. Each such claim is decided again within its strata:"
             )
         )
         blocks.append(Bullets(tuple(strata)))
+    reps = claims.get("replicates") or {}
+    if reps.get("stale_seeds"):
+        blocks.append(
+            Para(
+                f"Replicates of seeds {reps['stale_seeds']} in `{reps['file']}` were left out: "
+                "they ran with other params (run `make replicates` again).",
+                "note",
+            )
+        )
     return blocks

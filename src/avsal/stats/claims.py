@@ -24,14 +24,20 @@ from avsal.stats.bootstrap import VERDICTS, paired_interval, verdict
 __all__ = [
     "Claim",
     "CLAIMS",
+    "ALL",
+    "RECORD_COLUMNS",
     "audio_strata",
+    "fusion_strata",
     "video_differences",
     "claim_records",
     "claim_table",
     "headline",
 ]
 
-RECORD_COLUMNS = ["claim", "metric", "seed", "dataset", "video", "diff", "n_frames"]
+RECORD_COLUMNS = ["claim", "metric", "stratum", "seed", "dataset", "video", "diff", "n_frames"]
+
+#: the stratum of a record over all of a video's frames
+ALL = ""
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,10 @@ class Claim:
     source: str  # the per-frame table holding both arms: "ablations" | "evaluate"
     a: str  # the method claimed better
     b: str
-    mechanism: str = ""  # "audio": the audio switch acts only where the audio is off-tag
+    #: where the mechanism acts, if the claim has one: "audio" (the switch acts only where the
+    #: audio is off-tag: video strata), "fusion_coarse" / "fusion_fine" (Eq. 3 changes the
+    #: fused map only where the three nets disagree on the top-1 class: frame strata)
+    mechanism: str = ""
 
 
 def _c(key: str, where: str, source: str, a: str, b: str, text: str, mechanism: str = "") -> Claim:
@@ -55,9 +64,9 @@ CLAIMS: tuple[Claim, ...] = (
     _c("coarse_scam_gt_cam_s", "Table 1", "ablations", "SCAM_sel coarse", "CAM_S",
        "coarse SCAM > CAM_S"),
     _c("sel_gt_avg_coarse", "Table 1", "ablations", "SCAM_sel coarse", "SCAM_avg coarse",
-       "selective > average fusion (coarse)"),
+       "selective > average fusion (coarse)", mechanism="fusion_coarse"),
     _c("sel_gt_avg_fine", "Table 1", "ablations", "SCAM_sel fine", "SCAM_avg fine",
-       "selective > average fusion (fine)"),
+       "selective > average fusion (fine)", mechanism="fusion_fine"),
     *(
         _c(f"coarse_scam_gt_{m.lower()}", "Table 2", "ablations", "SCAM_sel coarse", m,
            f"coarse SCAM > {m}")
@@ -99,9 +108,20 @@ def video_differences(frames: pd.DataFrame, a: str, b: str, metric: str) -> pd.D
 
 
 def claim_records(
-    tables: Mapping[str, pd.DataFrame], *, seed: int, metrics: tuple[str, ...]
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    seed: int,
+    metrics: tuple[str, ...],
+    video_strata: Mapping[tuple[str, str], str] | None = None,
+    frame_strata: Mapping[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """This run's evidence for every claim: one record per (claim, metric, video)."""
+    """This run's evidence: one record per (claim, metric, stratum, video).
+
+    Stratum ``ALL`` covers every frame. A claim with a mechanism adds records per stratum:
+    ``video_strata`` maps (dataset, video) to a name (the audio claim); ``frame_strata`` maps a
+    mechanism ("fusion_coarse", ...) to a table (dataset, video, frame, stratum), and the
+    per-video difference is then taken over that stratum's frames only.
+    """
     parts = []
     for c in CLAIMS:
         frames = tables.get(c.source)
@@ -109,7 +129,17 @@ def claim_records(
             continue
         for metric in metrics:
             d = video_differences(frames, c.a, c.b, metric)
-            parts.append(d.assign(claim=c.key, metric=metric, seed=seed))
+            parts.append(d.assign(claim=c.key, metric=metric, stratum=ALL, seed=seed))
+            if c.mechanism == "audio" and video_strata is not None:
+                names = [video_strata.get((ds, v), "") for ds, v in zip(d["dataset"], d["video"])]
+                strat = d.assign(claim=c.key, metric=metric, stratum=names, seed=seed)
+                parts.append(strat[strat["stratum"] != ""])
+            table = (frame_strata or {}).get(c.mechanism)
+            if table is not None:
+                tagged = frames.merge(table, on=["dataset", "video", "frame"], how="inner")
+                for name, sub in sorted(tagged.groupby("stratum")):
+                    d = video_differences(sub, c.a, c.b, metric)
+                    parts.append(d.assign(claim=c.key, metric=metric, stratum=name, seed=seed))
     if not parts:
         return pd.DataFrame(columns=RECORD_COLUMNS)
     return pd.concat(parts, ignore_index=True)[RECORD_COLUMNS]
@@ -138,18 +168,14 @@ def claim_table(
     level: float,
     seed: int,
     min_videos: int,
-    strata: Mapping[tuple[str, str], str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every claim x metric: pooled over sets, per set, and per mechanism stratum.
-
-    ``strata`` maps (dataset, video) to a stratum name for the claims with a mechanism (the
-    audio switch: "off-tag audio" / "on-tag audio"); None when the data cannot tell.
-    """
+    """Every claim x metric: pooled over sets, per set, and per mechanism stratum."""
     opts = {"resamples": resamples, "level": level, "seed": seed, "min_videos": min_videos}
     out = []
     for c in CLAIMS:
         for metric in metrics:
-            rec = records[(records["claim"] == c.key) & (records["metric"] == metric)]
+            mine = records[(records["claim"] == c.key) & (records["metric"] == metric)]
+            rec = mine[mine["stratum"] == ALL]
             row: dict[str, Any] = {
                 "claim": c.key,
                 "text": c.text,
@@ -166,12 +192,10 @@ def claim_table(
             row["pooled"] = _decide(rec, **opts)
             row["verdict"] = row["pooled"]["verdict"]
             row["per_set"] = {str(d): _decide(g, **opts) for d, g in sorted(rec.groupby("dataset"))}
-            if c.mechanism and strata is not None:
-                names = rec.apply(lambda r: strata.get((r["dataset"], r["video"]), ""), axis=1)
+            strata = mine[mine["stratum"] != ALL]
+            if not strata.empty:
                 row["strata"] = {
-                    str(s): _decide(g, **opts)
-                    for s, g in sorted(rec.assign(stratum=names).groupby("stratum"))
-                    if s
+                    str(s): _decide(g, **opts) for s, g in sorted(strata.groupby("stratum"))
                 }
             out.append(row)
     return out
@@ -188,10 +212,17 @@ def audio_strata(manifest: Mapping[str, Any]) -> dict[tuple[str, str], str]:
     The audio switch can only help where the soundtrack is not the tagged category's sound;
     elsewhere both STA variants hear the same informative audio.
     """
-    out = {}
+    out: dict[tuple[str, str], str] = {}
     for set_name, videos in manifest.get("fixations", {}).items():
         for video, facts in videos.items():
             out[(set_name, video)] = (
                 "off-tag audio" if facts.get("off_tag_audio") else "on-tag audio"
             )
     return out
+
+
+def fusion_strata(top1: np.ndarray) -> np.ndarray:
+    """Per frame, "nets disagree" / "nets agree" on the top-1 class, from ``top1`` [N, nets]."""
+    top1 = np.asarray(top1)
+    agree = (top1 == top1[:, :1]).all(axis=1)
+    return np.where(agree, "nets agree on the top-1 class", "nets disagree on the top-1 class")
