@@ -89,3 +89,14 @@ def test_queued_seeds_run_side_by_side_and_are_collected(tiny_repo):
     mine, info = read_replicates(path, changed)
     assert mine.empty and info["stale_seeds"] == [1, 2]
     assert pd.read_csv(path)["params_key"].nunique() == 1
+
+
+def test_the_claims_stage_depends_on_every_param_of_the_replicate_key(repo_root):
+    """Else a param change that the key sees would leave a stale claims.json behind."""
+    import yaml
+
+    from avsal.experiments.replicates import NOT_PIPELINE_PARAMS
+
+    stage = yaml.safe_load((repo_root / "dvc.yaml").read_text())["stages"]["claims"]
+    sections = set(yaml.safe_load((repo_root / "params.yaml").read_text()))
+    assert set(stage["params"]) == sections - set(NOT_PIPELINE_PARAMS)

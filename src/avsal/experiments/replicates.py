@@ -29,6 +29,7 @@ from avsal.utils.io import atomic_write_bytes
 
 __all__ = [
     "REPLICATE_COLUMNS",
+    "NOT_PIPELINE_PARAMS",
     "params_key",
     "replicate_seeds",
     "queue_replicates",
@@ -43,9 +44,17 @@ REPLICATE_COLUMNS = ["claim", "metric", "stratum", "seed", "dataset", "video", "
                      "n_frames", "experiment", "params_key"]  # fmt: skip
 
 
+#: params that no `dvc repro` stage reads (the tuning campaign's own): not part of a run's key
+NOT_PIPELINE_PARAMS = ("tune",)
+
+
 def params_key(cfg: Config) -> str:
-    """Digest of every param but ``project.seed``: runs with equal keys are replicates."""
-    params = cfg.to_dict()
+    """Digest of every pipeline param but ``project.seed``: runs with equal keys are replicates.
+
+    The claims stage depends on exactly these params in dvc.yaml (a test checks), so a change
+    of any of them reruns it and drops replicates that no longer match.
+    """
+    params = {k: v for k, v in cfg.to_dict().items() if k not in NOT_PIPELINE_PARAMS}
     params["project"] = {k: v for k, v in params["project"].items() if k != "seed"}
     return digest(params)
 
