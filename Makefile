@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED := False
 export DVC_NO_ANALYTICS := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup data repro repro-paper test test-fast lint ui real-data clean tune
+.PHONY: help setup data repro repro-paper replicates test test-fast lint ui real-data clean tune
 
 help: ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,11 @@ repro: data ## run the whole pipeline (dvc repro)
 
 repro-paper: data ## the paper's profile as a DVC experiment (VGG16, 256/356 px, SGD lr 1e-3)
 	avsal exp-run --profile profiles/paper.yaml
+
+N ?= 5
+JOBS ?= 1
+replicates: data ## N more seeds as DVC experiments, folded into the claims: make replicates [N=5 JOBS=1]
+	avsal replicates --n $(N) --jobs $(JOBS)
 
 STUDY ?= stanet
 TRIALS ?= 20

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from avsal.utils.memory import keep_freed_memory
@@ -88,6 +89,41 @@ def _cmd_exp_run(args: argparse.Namespace) -> dict[str, Any]:
     if rc:
         raise RuntimeError(f"dvc exp run exited with {rc}")
     return {"command": cmd, "returncode": rc}
+
+
+def _cmd_replicates(args: argparse.Namespace) -> dict[str, Any]:
+    import subprocess
+
+    from avsal.experiments import (
+        collect,
+        queue_replicates,
+        replicate_seeds,
+        run_queue,
+        write_replicates,
+    )
+    from avsal.stages.artifacts import Paths
+
+    cfg = _load(args)
+    root = Path.cwd()
+    out: dict[str, Any] = {}
+    if not args.collect_only:
+        seeds = replicate_seeds(cfg.project.seed, args.n)
+        out["queued"] = queue_replicates(seeds, root=root)
+        out["queue"] = run_queue(root=root, jobs=args.jobs)
+        if out["queue"].get("Failed"):
+            print(
+                "replicates: some experiments failed; `dvc queue logs <name>` shows why",
+                file=sys.stderr,
+            )
+    records = collect(cfg, root=root, params_file=args.params)
+    path = write_replicates(records, Paths(cfg).report("replicate_videos.csv"))
+    out["collected_seeds"] = sorted(int(s) for s in records["seed"].unique())
+    out["file"] = str(path)
+    if not args.no_repro:  # fold them in: the claims stage depends on the file
+        rc = subprocess.run(["dvc", "repro", "report"], cwd=root).returncode
+        if rc:
+            raise RuntimeError(f"dvc repro report exited with {rc}")
+    return out
 
 
 def _cmd_tune(args: argparse.Namespace) -> dict[str, Any]:
@@ -224,6 +260,25 @@ def build_parser() -> argparse.ArgumentParser:
         "dvc_args", nargs=argparse.REMAINDER, help="extra arguments for dvc exp run (after --)"
     )
     s.set_defaults(func=_cmd_exp_run)
+
+    s = sub.add_parser(
+        "replicates",
+        help="run the pipeline for N more seeds as DVC experiments and fold them into the claims",
+        description=(
+            "Queue N DVC experiments that differ only in project.seed "
+            "(`dvc exp run --queue -S project.seed=<s>`), run them with `dvc queue start -j JOBS`, "
+            "collect each one's per-video claim evidence from its experiment commit into "
+            "reports/replicate_videos.csv, and `dvc repro report`: the claims' intervals then "
+            "resample seeds as well as videos. Commit the workspace first (experiments start "
+            "from HEAD). Every stage runs with runtime.cpu_threads threads, so JOBS x threads "
+            "should not exceed the cores."
+        ),
+    )
+    s.add_argument("--n", type=int, default=5, help="replicate seeds to run (default 5)")
+    s.add_argument("--jobs", type=int, default=1, help="experiments at once (default 1)")
+    s.add_argument("--collect-only", action="store_true", help="only collect finished experiments")
+    s.add_argument("--no-repro", action="store_true", help="do not run `dvc repro report` after")
+    s.set_defaults(func=_cmd_replicates)
 
     s = sub.add_parser(
         "probe",

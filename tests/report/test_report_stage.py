@@ -1,4 +1,4 @@
-"""The report stage end to end on hand-written inputs: numbers, orderings, files, missing inputs."""
+"""The report stage end to end on hand-written inputs: numbers, claims, files, missing inputs."""
 
 from __future__ import annotations
 
@@ -43,10 +43,11 @@ def full_run(tmp_path, paper_dir):
 
 def test_contract_and_files_only_under_reports(full_run) -> None:
     tmp, _, out, before = full_run
-    assert set(out) >= {"report", "html", "figures", "orderings"}
+    assert set(out) >= {"report", "html", "figures", "claims"}
     assert Path(out["report"]) == tmp / "reports" / "report.md"
     assert Path(out["html"]) == tmp / "reports" / "report.html"
     assert sorted(Path(f).name for f in out["figures"]) == [
+        "claims_forest.png",
         "table4_bars.png",
         "training_curves.png",
     ]
@@ -116,46 +117,28 @@ def test_ablation_tables_map_our_rows_onto_the_papers(full_run, paper_dir) -> No
     assert appendix.index("### AVAD") < appendix.index("### DIEM")
 
 
-def test_orderings_verdicts_follow_the_numbers(full_run) -> None:
+def test_claims_section_shows_intervals_verdicts_and_strata(full_run) -> None:
     _, _, out, _ = full_run
-    assert out["orderings"] == {
-        "fine_gt_coarse_gt_cam_s/cc": True,  # 0.416 > 0.200 > 0.120
-        "fine_gt_coarse_gt_cam_s/nss": True,
-        "scam_gt_cams_coarse/cc": True,  # 0.200 > 0.120, 0.130, 0.135, 0.136
-        "scam_gt_cams_coarse/nss": True,
-        "sel_gt_avg_coarse/cc": False,  # 0.200 < 0.300
-        "sel_gt_avg_coarse/nss": False,
-        "sel_gt_avg_fine/cc": True,  # means 0.416 > 0.380, but DIEM alone: 0.400 < 0.450
-        "sel_gt_avg_fine/nss": True,
-        "switch_ge_noswitch/cc": True,  # a tie satisfies >=
-        "switch_ge_noswitch/nss": False,  # 1.600 < 1.700
-        "sta_gt_centre_bias/cc": True,  # mean 0.500 > 0.300
-        "sta_gt_centre_bias/nss": False,  # mean 1.000 < 1.500
-    }
+    assert out["claims"] == {"holds": 1, "fails": 1, "undecided": 2}
     md = Path(out["report"]).read_text()
-    good = _line(md, "| our STA > centre bias | CC |")
-    assert "STANet (ours) 0.500 > centre bias 0.300" in good and "| ✓ |" in good
-    bad = _line(md, "| our STA > centre bias | NSS |")
-    assert "STANet (ours) 1.000 > centre bias 1.500" in bad and "| ✗ |" in bad
-    assert "| ✗ | 0 of 2 sets | ✗ |" in _line(md, "| selective > average fusion (coarse) | CC |")
-    assert "SCAM_sel 0.416 > SCAM_avg 0.380 | 2 | ✓ | 1 of 2 sets | ✓ |" in _line(
-        md, "| selective > average fusion (fine) | CC |"
-    )
-    assert "SCAM_sel 0.200 > CAM_S 0.120, CAM_ST 0.130, CAM_SA 0.135, CAM_STA 0.136" in _line(
-        md, "every single-source CAM | CC |"
-    )
-    assert "with switch 0.500 ≥ w/o switch 0.500" in _line(md, "audio switch >= without | CC |")
-    assert "**8 of 12 checkable orderings hold.**" in md
-    assert (
-        "our STA > centre bias (NSS)" in md.split("checkable orderings hold.**")[1].splitlines()[0]
-    )
+    assert "**1 hold, 1 fail, 2 undecided**" in md
+    good = _line(md, "| our STA > centre bias | Table 4 | CC |")
+    assert "+0.200 [+0.110, +0.290] | 8 | 1 | holds | AVAD h, DIEM ? |" in good
+    bad = _line(md, "| selective > average fusion (coarse) | Table 1 | CC |")
+    assert "-0.100 [-0.150, -0.050]" in bad and "**fails**" in bad
+    assert "| undecided |" in _line(md, "| STA with audio switch > without | Table 3 | CC |")
+    assert "no scores of both 'CAM_S fine' and 'CAM_S'" in md
+    assert "off-tag audio (3 videos): +0.050 [+0.020, +0.080] holds" in md
+    assert "One training seed" in md  # says what the intervals do not cover
+    assert "Replicates of seeds [7]" in md and "other params" in md
+    assert "✓" not in md and "✗" not in md  # no bare ticks on margins
 
 
 def test_html_is_self_contained_with_tables_and_relative_images(full_run) -> None:
     tmp, _, out, _ = full_run
     html = Path(out["html"]).read_text()
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
-    assert html.count("<table>") >= 6 + 3 + 1  # six sets, three ablation tables, the orderings
+    assert html.count("<table>") >= 6 + 3 + 1  # six sets, three ablation tables, the claims
     assert (
         '<img src="figures/training_curves.png"' in html
         and '<img src="figures/table4_bars.png"' in html
@@ -183,14 +166,13 @@ def test_missing_inputs_give_notes_not_a_crash(tmp_path, paper_dir) -> None:
     cfg = make_cfg(tmp_path, synthetic=False)
     out = run(cfg, paper_dir=paper_dir)
     md = Path(out["report"]).read_text()
-    assert out["orderings"] == {} and out["figures"] == []
-    assert set(out["missing"]) >= {"evaluate.json", "ablations.json", "train/*.json"}
+    assert out["claims"] == {} and out["figures"] == []
+    assert set(out["missing"]) >= {"evaluate.json", "ablations.json", "claims.json", "train/*.json"}
     assert "Our rows: not available — `reports/evaluate.json` not found" in md
     assert "Our rows: not available — `reports/ablations.json` not found" in md
     assert "not available: no `reports/train/*.json` found" in md
     assert "qualitative examples: not available — no STA predictions" in md
-    assert "| our STA > centre bias | CC | `evaluate.json` missing | 0 | n/a |  | n/a |" in md
-    assert "**No ordering could be checked.**" in md
+    assert "Not available: `reports/claims.json` not found" in md
     assert "This run used **real data**" in md and "NOT comparable" in md
     # the published rows are still shown
     assert "| paper | STANet (paper) |" in md
@@ -200,12 +182,12 @@ def test_missing_inputs_give_notes_not_a_crash(tmp_path, paper_dir) -> None:
 
 def test_partial_run_and_unreadable_json(tmp_path, paper_dir) -> None:
     cfg = make_cfg(tmp_path)
-    write_inputs(tmp_path / "reports", ablations=False, train=False)
+    write_inputs(tmp_path / "reports", ablations=False, train=False, claims=False)
     (tmp_path / "reports" / "ablations.json").write_text("{not json")
     out = run(cfg, paper_dir=paper_dir)
     md = Path(out["report"]).read_text()
     assert "ablations.json` could not be read" in md
-    assert set(out["orderings"]) == {"sta_gt_centre_bias/cc", "sta_gt_centre_bias/nss"}
+    assert out["claims"] == {}
     assert [Path(f).name for f in out["figures"]] == ["table4_bars.png"]
 
 

@@ -32,6 +32,7 @@ from avsal.config.load import (
 from avsal.config.schema import (
     FIXATION_SETS,
     AVEConfig,
+    ClaimsConfig,
     ClsStageConfig,
     Config,
     ConfigError,
@@ -78,6 +79,7 @@ __all__ = [
     "STAConfig",
     "RuntimeConfig",
     "EvaluateConfig",
+    "ClaimsConfig",
     "TuneConfig",
     "TuneObjective",
     "TuneSplit",

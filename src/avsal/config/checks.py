@@ -56,7 +56,27 @@ def check(cfg: Config) -> None:
         raise ConfigError(f"{src}: synth.distractors must be [min, max] with 0 <= min <= max")
     if cfg.runtime.cpu_threads < 1:
         raise ConfigError(f"{src}: runtime.cpu_threads must be >= 1, got {cfg.runtime.cpu_threads}")
+    _check_claims(cfg)
     _check_tune(cfg)
+
+
+def _check_claims(cfg: Config) -> None:
+    from avsal.metric_names import METRICS
+
+    src, c = cfg.params_file, cfg.claims
+    bad = [m for m in c.metrics if m not in METRICS]
+    if not c.metrics or bad:
+        raise ConfigError(
+            f"{src}: claims.metrics must name metrics of {list(METRICS)}, got {list(c.metrics)}"
+        )
+    if c.resamples < 100:
+        raise ConfigError(f"{src}: claims.resamples must be >= 100, got {c.resamples}")
+    if not 0.5 <= c.level < 1:
+        raise ConfigError(f"{src}: claims.level must be in [0.5, 1), got {c.level}")
+    if c.min_videos < 2:
+        raise ConfigError(
+            f"{src}: claims.min_videos must be >= 2 (one video has no spread), got {c.min_videos}"
+        )
 
 
 def param_type(key: str) -> Any:

@@ -32,6 +32,7 @@ __all__ = [
     "STAConfig",
     "RuntimeConfig",
     "EvaluateConfig",
+    "ClaimsConfig",
     "ParamSpec",
     "TuneSplit",
     "TuneObjective",
@@ -240,6 +241,17 @@ class EvaluateConfig:
 
 
 @dataclass(frozen=True)
+class ClaimsConfig:
+    """How the claimed orderings are decided (stage claims; README "Claims")."""
+
+    metrics: tuple[str, ...] = ("cc", "nss")
+    resamples: int = 2000  # bootstrap resamples of videos (and seeds)
+    level: float = 0.95  # two-sided interval
+    seed: int = 0  # of the bootstrap's generator
+    min_videos: int = 3  # behind an interval (a set's, or the pool's); fewer is "undecided"
+
+
+@dataclass(frozen=True)
 class ParamSpec:
     """One dimension of the search space (``tune.space``), keyed by the param's dotted path."""
 
@@ -324,6 +336,7 @@ class Config:
     sta: STAConfig
     runtime: RuntimeConfig
     evaluate: EvaluateConfig
+    claims: ClaimsConfig = field(default_factory=ClaimsConfig)  # optional: older configs load
     tune: TuneConfig = field(
         default_factory=TuneConfig
     )  # optional: configs recorded before it load

@@ -38,7 +38,7 @@ QUAL_COLUMNS = (
 )
 
 
-def _png(fig: Figure, dpi: int = 110) -> bytes:
+def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
@@ -68,7 +68,7 @@ _STYLE: dict[str, dict[str, str]] = {
 
 def training_curves(train: dict[str, dict[str, Any]]) -> bytes:
     """PNG of :func:`draw_training_curves`."""
-    return _png(draw_training_curves(train))
+    return png_bytes(draw_training_curves(train))
 
 
 def draw_training_curves(train: dict[str, dict[str, Any]]) -> Figure:
@@ -203,7 +203,7 @@ def _overlay(ax: Any, frame: np.ndarray, m: np.ndarray | None) -> None:
 
 def qualitative_figure(samples: Sequence[QualSample]) -> bytes:
     """PNG of :func:`draw_qualitative`."""
-    return _png(
+    return png_bytes(
         draw_qualitative(samples), dpi=85
     )  # noisy frames compress badly: keep the committed PNG small
 
@@ -254,7 +254,7 @@ def table4_bars(
     title: str = "Table 4: our rows beside the published STANet",
 ) -> bytes:
     """PNG of :func:`draw_table4_bars`."""
-    return _png(draw_table4_bars(series, sets, metrics, title))
+    return png_bytes(draw_table4_bars(series, sets, metrics, title))
 
 
 def draw_table4_bars(

@@ -49,9 +49,15 @@ def run(cfg: Config, *, name: str) -> dict[str, Any]:
         axis=1,
     )  # [N, 11, H, W] in MAP_NAMES order
     ids = [(prepared.clips[ci].clip_id, i) for ci, i in refs]
-    MapStore(maps, ids, {"boxes": boxes, "v_coarse": v, "v_fine": fine["tags"]}).save(
-        Paths(cfg).method_maps(name)
-    )
+    extra = {
+        "boxes": boxes,
+        "v_coarse": v,
+        "v_fine": fine["tags"],
+        # each net's top-1 class per frame [N, 3] (S, ST, SA): where Eq. 3 can act (stage claims)
+        "top1_coarse": np.asarray(probs[:, :3].argmax(2), np.int16),
+        "top1_fine": np.asarray(fine["probs"].argmax(2), np.int16),
+    }
+    MapStore(maps, ids, extra).save(Paths(cfg).method_maps(name))
     agree = float((fine["probs"].argmax(2) == fine["tags"][:, None]).mean())
     metrics = {
         "frames": len(refs),

@@ -14,9 +14,10 @@ from typing import Any
 from avsal.config import Config
 from avsal.report.document import FigureInfo, ReportContext, build_document
 from avsal.report.figures import qualitative_figure, table4_bars, training_curves
+from avsal.report.forest import forest_plot
 from avsal.report.published import load_ablations, load_table4
 from avsal.report.render import to_html, to_markdown
-from avsal.report.results import check_orderings, load_inputs, value
+from avsal.report.results import load_inputs, value
 from avsal.report.samples import collect_samples
 from avsal.utils.io import atomic_write_bytes, atomic_write_text
 
@@ -27,6 +28,7 @@ FIGURES = {
     "training_curves": "training_curves.png",
     "qualitative": "qualitative.png",
     "table4_bars": "table4_bars.png",
+    "forest": "claims_forest.png",
 }
 
 
@@ -147,12 +149,14 @@ def run(cfg: Config, *, paper_dir: str | Path | None = None) -> dict[str, Any]:
         "`reports/evaluate.json` not found",
     )
     put("qualitative", *_qualitative(cfg, sets))
-
-    checks = check_orderings(inputs)
+    put(
+        "forest",
+        forest_plot(inputs.claims) if inputs.claims else None,
+        "`reports/claims.json` not found",
+    )
     ctx = ReportContext(
         inputs=inputs,
         sets=sets,
-        checks=checks,
         synthetic=synthetic,
         data_path=str(cfg.paths.data),
         table4_pub=t4,
@@ -174,10 +178,14 @@ def run(cfg: Config, *, paper_dir: str | Path | None = None) -> dict[str, Any]:
         "report": str(md),
         "html": str(html),
         "figures": drawn,
-        "orderings": {c.key: c.holds for c in checks if c.holds is not None},
+        "claims": dict((inputs.claims or {}).get("headline", {})),
         "missing": [
             k
-            for k, v in (("evaluate.json", inputs.evaluate), ("ablations.json", inputs.ablations))
+            for k, v in (
+                ("evaluate.json", inputs.evaluate),
+                ("ablations.json", inputs.ablations),
+                ("claims.json", inputs.claims),
+            )
             if v is None
         ]
         + ([] if inputs.train else ["train/*.json"])
