@@ -27,6 +27,7 @@ COPY = [
     "params.yaml",
     "pyproject.toml",
     ".dvcignore",
+    "reports/replicate_videos.csv",  # the claims stage's dep: replicate seeds (none yet)
 ]
 
 
@@ -52,6 +53,7 @@ def repo(tmp_path_factory, repo_root: Path):
         if src.is_dir():
             shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif src.exists():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(src, root / name)
     merged = load_profile(repo_root / "params.yaml", repo_root / "profiles" / "tiny.yaml")
     (root / "params.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
@@ -85,6 +87,7 @@ def test_repro_end_to_end_then_up_to_date_then_partial_rerun(repo):
         "reports/evaluate.json",
         "reports/ablations.json",
         "reports/report.md",
+        "reports/claims.json",
         "reports/validation_pseudo.json",
     ]:
         assert (root / rel).is_file(), rel
