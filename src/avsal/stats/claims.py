@@ -145,17 +145,16 @@ def claim_records(
     return pd.concat(parts, ignore_index=True)[RECORD_COLUMNS]
 
 
-def _matrix(rec: pd.DataFrame) -> tuple[np.ndarray, list[int], list[str]]:
+def _matrix(rec: pd.DataFrame) -> np.ndarray:
     """[n_seeds, n_videos] of one set, on the videos that every seed scored."""
     wide = rec.pivot_table(index="seed", columns="video", values="diff", aggfunc="first")
-    wide = wide.dropna(axis=1)
-    return wide.to_numpy(), [int(s) for s in wide.index], [str(v) for v in wide.columns]
+    return wide.dropna(axis=1).to_numpy()
 
 
 def _decide(
     rec: pd.DataFrame, *, resamples: int, level: float, seed: int, min_videos: int
 ) -> dict[str, Any]:
-    mats = [_matrix(g)[0] for _, g in sorted(rec.groupby("dataset"), key=lambda kv: kv[0])]
+    mats = [_matrix(g) for _, g in sorted(rec.groupby("dataset"))]
     iv = paired_interval(mats, resamples=resamples, level=level, seed=seed)
     return {**iv.to_dict(), "verdict": verdict(iv, min_videos=min_videos)}
 
