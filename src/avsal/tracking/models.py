@@ -23,7 +23,7 @@ from avsal.tracking._mlflow import load_mlflow
 from avsal.tracking._torch_net import build_net, predict
 
 if TYPE_CHECKING:
-    from avsal.tracking.tracker import RunHandle
+    from avsal.tracking.run_handle import RunHandle
 
 MODEL_CODE = Path(__file__).with_name("torch_pyfunc.py")
 
@@ -79,12 +79,14 @@ def register_torch_model(
     artifact_name: str = "model",
     pip_requirements: Sequence[str] | None = None,
     await_registration_for: int = 60,
+    version_tags: Mapping[str, str] | None = None,
 ) -> RegisteredModelVersion | None:
     """Log the net as a pyfunc under ``run`` and register it as a new version of ``name``.
 
     ``run`` is a ``RunHandle`` (a disabled one makes this a no-op returning ``None``) or a run
     id in the current tracking URI. The net is rebuilt here from ``builder``/``state_dict_path``
     exactly as the registry will rebuild it, so a broken spec fails now, not at serving time.
+    ``version_tags`` are set on the new version (the run handle passes its provenance).
     """
     if not isinstance(run, str) and not run.enabled:
         return None
@@ -114,6 +116,9 @@ def register_torch_model(
                 await_registration_for=await_registration_for,
             )
     version = str(info.registered_model_version)
+    client = mlflow.MlflowClient()
+    for key, value in (version_tags or {}).items():  # which commit/experiment/pipeline made it
+        client.set_model_version_tag(name, version, key, str(value))
     return RegisteredModelVersion(
         name=name, version=version, run_id=run_id, model_uri=f"models:/{name}/{version}"
     )

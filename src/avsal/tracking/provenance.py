@@ -26,6 +26,8 @@ TAG_DVC_STAGE = "avsal.dvc.stage"
 TAG_DVC_DEP = "avsal.dvc.dep."  # + dep path -> md5
 TAG_DVC_DEPS_CHANGED = "avsal.dvc.deps_changed"
 TAG_DVC_DATA = "avsal.dvc.data."  # + out path of a *.dvc file -> md5
+TAG_DVC_EXP_NAME = "avsal.dvc.exp_name"  # the DVC experiment (dvc exp run / --queue) of the run
+TAG_DVC_EXP_BASELINE = "avsal.dvc.exp_baseline"  # the commit that experiment started from
 
 _DVC_VERBS = {"repro", "exp"}
 _VERIFY_FILE_MAX_BYTES = 64 * 2**20  # file deps up to this size are re-hashed (cheap)
@@ -168,8 +170,11 @@ def stage_dep_md5s(root: str | Path, stage: str) -> tuple[dict[str, str], list[s
     ``stage`` is DVC's address: ``train``, ``train@sta`` (foreach) or ``sub/dvc.yaml:train``.
     While ``dvc repro`` runs a stage, dvc.lock still holds the *previous* lock. File deps up to
     64 MiB are therefore re-hashed (DVC 3's file md5 is the plain md5 of the bytes) and the
-    current md5 wins; directory deps keep the locked ``.dir`` md5 (re-hashing data at every
-    stage start is too slow). Changed deps are returned so the run can say so.
+    current md5 wins. A directory dep takes the md5 its producer recorded (another stage's out
+    in dvc.lock, which DVC rewrites as soon as that stage ends, or a ``*.dvc`` file), so an
+    upstream output remade earlier in the same ``dvc repro`` shows its new md5; re-hashing data
+    at every stage start would be too slow. Changed deps are returned so the run can say so.
+    A stage that never ran has no lock entry, hence no md5s.
     """
     root = Path(root)
     lockfile, name = root / "dvc.lock", stage
@@ -177,21 +182,34 @@ def stage_dep_md5s(root: str | Path, stage: str) -> tuple[dict[str, str], list[s
         yaml_path, name = stage.rsplit(":", 1)
         lockfile = (root / yaml_path).parent / "dvc.lock"
     lock = _load_yaml(lockfile) or {}
-    entry = (lock.get("stages") or {}).get(name) or {}
+    stages = lock.get("stages") or {}
+    entry = stages.get(name) or {}
+    produced = {**data_md5s(lockfile.parent), **_stage_outs(stages)}
     md5s: dict[str, str] = {}
     changed: list[str] = []
     for dep in entry.get("deps") or []:
         path, locked = dep.get("path"), _entry_hash(dep)
         if not path or locked is None:
             continue
-        md5 = locked
+        md5 = produced.get(path.rstrip("/"), locked)
         file = lockfile.parent / path
         if file.is_file() and file.stat().st_size <= _VERIFY_FILE_MAX_BYTES:
             md5 = _file_md5(file)
-            if md5 != locked:
-                changed.append(path)
+        if md5 != locked:
+            changed.append(path)
         md5s[path] = md5
     return md5s, changed
+
+
+def _stage_outs(stages: Mapping[str, Any]) -> dict[str, str]:
+    """``{out path: md5}`` of every stage in a dvc.lock."""
+    found: dict[str, str] = {}
+    for entry in stages.values():
+        for out in (entry or {}).get("outs") or []:
+            md5 = _entry_hash(out)
+            if out.get("path") and md5:
+                found[str(out["path"]).rstrip("/")] = md5
+    return found
 
 
 def data_md5s(root: str | Path) -> dict[str, str]:
@@ -206,13 +224,24 @@ def data_md5s(root: str | Path) -> dict[str, str]:
     return found
 
 
+def dvc_experiment() -> dict[str, str]:
+    """The DVC experiment this process runs in: DVC sets ``$DVC_EXP_NAME`` and
+    ``$DVC_EXP_BASELINE_REV`` for every stage of ``dvc exp run`` (queued ones included)."""
+    tags = {}
+    if name := os.environ.get("DVC_EXP_NAME", "").strip():
+        tags[TAG_DVC_EXP_NAME] = name
+    if base := os.environ.get("DVC_EXP_BASELINE_REV", "").strip():
+        tags[TAG_DVC_EXP_BASELINE] = base
+    return tags
+
+
 def provenance_tags(root: str | Path, *, stage: str | None = None) -> dict[str, str]:
     """All provenance tags of a run: pipeline id, git, DVC stage, dep and data md5s.
 
     ``stage`` defaults to ``$DVC_STAGE``, which DVC sets for every stage command.
     """
     root = Path(root)
-    tags = {TAG_PIPELINE_ID: pipeline_id(), **git_info(root)}
+    tags = {TAG_PIPELINE_ID: pipeline_id(), **git_info(root), **dvc_experiment()}
     stage = stage or os.environ.get("DVC_STAGE")
     if stage:
         tags[TAG_DVC_STAGE] = stage

@@ -28,6 +28,9 @@ except ImportError:  # pragma: no cover
 
 DB_RELPATH = Path("mlflow") / "mlflow.db"
 ARTIFACTS_RELPATH = Path("mlflow") / "artifacts"
+#: MLflow 3's UI opens an experiment by its kind; without it, a new one opens on the GenAI page
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
 _PROBE_ENV = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
 
 
@@ -167,7 +170,8 @@ def get_or_create_experiment(
 
     The loser of a create race gets "already exists" (or, on sqlite, "database is locked"):
     it retries with jitter and then finds the winner's experiment. A deleted experiment of
-    that name is restored (MLflow would refuse to create a new one).
+    that name is restored (MLflow would refuse to create a new one). The experiment is tagged
+    as a model-training one (``mlflow.experimentKind``), so the UI opens on its runs table.
     """
     mlflow = load_mlflow()
     client = mlflow.MlflowClient(tracking_uri=uri)
@@ -178,9 +182,19 @@ def get_or_create_experiment(
             if exp is not None:
                 if exp.lifecycle_stage == "deleted":
                     client.restore_experiment(exp.experiment_id)
+                if exp.tags.get(EXPERIMENT_KIND_TAG) is None:
+                    client.set_experiment_tag(
+                        exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+                    )
                 return str(exp.experiment_id)
             with _sqlite_init_lock(uri):
-                return str(client.create_experiment(name, artifact_location=artifact_location))
+                return str(
+                    client.create_experiment(
+                        name,
+                        artifact_location=artifact_location,
+                        tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND},
+                    )
+                )
         except Exception as exc:  # noqa: BLE001 - "already exists"/"locked": look again
             last = exc
             time.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))

@@ -1,179 +1,42 @@
 """``Tracker``: the one object a stage uses to log to MLflow (or to nothing, when disabled).
 
 Every stage run gets: flattened params (+ the full nested ``params.json``), provenance tags
-(``avsal.pipeline_id``, git commit/dirty, DVC stage, dep/data md5s), per-epoch metrics and
-artifacts. Runs are created through mlflow's fluent ``start_run`` so that ``log_model`` works
-inside them; all logging goes through an explicit-run-id client.
+(``avsal.pipeline_id``, git commit/dirty, DVC stage and experiment, dep/data md5s), the datasets
+it read, per-epoch metrics and artifacts; under DVC it nests under its pipeline's parent run.
+Runs are created through mlflow's fluent ``start_run`` so that ``log_model`` works inside them;
+all logging goes through an explicit-run-id client (``RunHandle``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import numbers
 import os
-import tempfile
-import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from avsal.tracking import store
 from avsal.tracking._mlflow import load_mlflow, set_quiet_env
-from avsal.tracking.params import (
-    BATCH_SIZE,
-    MAX_TAG_VALUE_LEN,
-    batched,
-    flatten_params,
-    sanitize_key,
-    to_plain,
-    truncate,
+from avsal.tracking.datasets import DatasetRecord, dataset_records
+from avsal.tracking.params import MAX_TAG_VALUE_LEN, sanitize_key, to_plain, truncate
+from avsal.tracking.pipeline_run import RUN_KIND_STAGE, TAG_RUN_KIND, pipeline_run
+from avsal.tracking.provenance import data_md5s, find_repo_root, provenance_tags, stage_dep_md5s
+from avsal.tracking.run_handle import (
+    PARAMS_ARTIFACT,
+    NullRunHandle,
+    RunHandle,
+    metric_value,
+    to_json,
 )
-from avsal.tracking.provenance import find_repo_root, provenance_tags
 
-MAX_METRICS_PER_BATCH = 1000
-PARAMS_ARTIFACT = "params.json"
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return obj.as_posix()
-    if hasattr(obj, "item") and callable(obj.item):  # 0-d torch tensors
-        return obj.item()
-    return str(obj)
-
-
-def to_json(obj: Any) -> str:
-    """JSON text for configs/tables holding numpy scalars, paths or dataclasses."""
-    return json.dumps(to_plain(obj), indent=2, sort_keys=True, default=_jsonable)
-
-
-def _metric_value(value: Any) -> float | None:
-    """A number (python/numpy/0-d tensor) as float; ``None`` for anything else."""
-    if isinstance(value, (str, bytes)):
-        return None
-    if isinstance(value, numbers.Number):
-        return float(value)  # type: ignore[arg-type]
-    try:
-        if np.ndim(value) == 0:
-            return float(value)
-    except (TypeError, ValueError):
-        return None
-    return None
-
-
-class RunHandle:
-    """One MLflow run: log params, metrics, artifacts, tags, models. Explicit run id always."""
-
-    enabled = True
-
-    def __init__(self, *, run_id: str, experiment_id: str, tracking_uri: str) -> None:
-        self.run_id = run_id
-        self.experiment_id = experiment_id
-        self.tracking_uri = tracking_uri
-        self.client = load_mlflow().MlflowClient(tracking_uri=tracking_uri)
-
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        """Flatten nested params (dotted keys) and log them in batches of <= 100."""
-        from mlflow.entities import Param
-
-        items = [Param(k, v) for k, v in flatten_params(params).items()]
-        for batch in batched(items, BATCH_SIZE):
-            self.client.log_batch(self.run_id, params=batch)
-
-    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
-        """Log numeric metrics at ``step`` (the epoch); a non-numeric value is an error."""
-        from mlflow.entities import Metric
-
-        stamp = int(time.time() * 1000)
-        items = []
-        for key, value in metrics.items():
-            number = _metric_value(value)
-            if number is None:
-                raise TypeError(f"metric {key!r} is not a number: {value!r}")
-            items.append(Metric(sanitize_key(key), number, stamp, int(step or 0)))
-        for batch in batched(items, MAX_METRICS_PER_BATCH):
-            self.client.log_batch(self.run_id, metrics=batch)
-
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
-        from mlflow.entities import RunTag
-
-        items = [
-            RunTag(sanitize_key(k), truncate(str(v), MAX_TAG_VALUE_LEN)) for k, v in tags.items()
-        ]
-        for batch in batched(items, BATCH_SIZE):
-            self.client.log_batch(self.run_id, tags=batch)
-
-    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
-        """A file, or a whole directory (its contents go under ``artifact_path``)."""
-        path = Path(path)
-        if path.is_dir():
-            self.client.log_artifacts(self.run_id, str(path), artifact_path)
-        elif path.is_file():
-            self.client.log_artifact(self.run_id, str(path), artifact_path)
-        else:
-            raise FileNotFoundError(f"no artifact at {path}")
-
-    def log_text(self, text: str, name: str) -> None:
-        """Text as an artifact file ``name`` (markdown tables, reports)."""
-        self.client.log_text(self.run_id, text, name)
-
-    def log_dict(self, obj: Any, name: str) -> None:
-        """``obj`` as JSON (numpy scalars/paths welcome) at artifact path ``name``."""
-        self.client.log_text(self.run_id, to_json(obj), name)
-
-    def log_figure(self, fig: Any, name: str, *, dpi: int = 120) -> None:
-        """A matplotlib figure as PNG at artifact path ``name`` (e.g. ``figures/roc.png``)."""
-        artifact_dir, filename = os.path.split(name)
-        with tempfile.TemporaryDirectory(prefix="avsal-fig-") as tmp:
-            target = Path(tmp) / (filename if filename.endswith(".png") else filename + ".png")
-            fig.savefig(target, dpi=dpi, bbox_inches="tight", format="png")
-            self.client.log_artifact(self.run_id, str(target), artifact_dir or None)
-
-    def register_torch_model(self, **kwargs: Any) -> Any:
-        """See ``avsal.tracking.models.register_torch_model``."""
-        from avsal.tracking.models import register_torch_model
-
-        return register_torch_model(self, **kwargs)
-
-
-class NullRunHandle:
-    """What a disabled tracker yields: same methods, all no-ops, ``run_id`` is ``None``."""
-
-    enabled = False
-    run_id: str | None = None
-    experiment_id: str | None = None
-    tracking_uri: str | None = None
-
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        pass
-
-    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
-        pass
-
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
-        pass
-
-    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
-        pass
-
-    def log_text(self, text: str, name: str) -> None:
-        pass
-
-    def log_dict(self, obj: Any, name: str) -> None:
-        pass
-
-    def log_figure(self, fig: Any, name: str, *, dpi: int = 120) -> None:
-        pass
-
-    def register_torch_model(self, **kwargs: Any) -> None:
-        return None
+__all__ = [
+    "MetricsCallback",
+    "NullRunHandle",
+    "RunHandle",
+    "Tracker",
+    "metrics_callback",
+    "to_json",
+]
 
 
 class MetricsCallback:
@@ -190,7 +53,7 @@ class MetricsCallback:
     def on_epoch_end(self, epoch: int, metrics: Mapping[str, Any]) -> None:
         numeric = {}
         for key, value in metrics.items():
-            number = _metric_value(value)
+            number = metric_value(value)
             if key != "epoch" and number is not None:
                 numeric[f"{self.prefix}{key}"] = number
         self.handle.log_metrics(numeric, step=int(epoch))
@@ -224,8 +87,19 @@ class Tracker:
         mlflow_db: str | Path = store.DB_RELPATH,
         mlflow_artifacts: str | Path = store.ARTIFACTS_RELPATH,
         check_timeout_s: int = 5,
+        pipeline_params: Mapping[str, Any] | Any | None = None,
+        group_by_pipeline: bool | None = None,
+        data_path: str = "data",
+        artifacts_path: str = "artifacts",
     ) -> None:
         set_quiet_env()
+        # under DVC (it sets $DVC_STAGE for each stage command) a stage run nests under its
+        # pipeline's parent run, which carries ``pipeline_params`` (the whole params.yaml)
+        self.group_by_pipeline = (
+            bool(os.environ.get("DVC_STAGE")) if group_by_pipeline is None else group_by_pipeline
+        )
+        self.pipeline_params = pipeline_params
+        self.data_path, self.artifacts_path = data_path, artifacts_path
         self.experiment = experiment
         self.enabled = enabled
         self.stage = stage or os.environ.get("DVC_STAGE") or None
@@ -256,6 +130,19 @@ class Tracker:
     def provenance_tags(self) -> dict[str, str]:
         return provenance_tags(self.repo_root, stage=self.stage)
 
+    def datasets(self) -> list[DatasetRecord]:
+        """What this stage read (its dvc.lock deps), as dataset records with DVC digests."""
+        if not self.stage:
+            return []
+        md5s, _ = stage_dep_md5s(self.repo_root, self.stage)
+        return dataset_records(
+            self.repo_root,
+            md5s,
+            data_path=self.data_path,
+            data_md5=data_md5s(self.repo_root).get(self.data_path),
+            artifacts=self.artifacts_path,
+        )
+
     @contextlib.contextmanager
     def start_run(
         self,
@@ -277,6 +164,19 @@ class Tracker:
         mlflow.set_tracking_uri(self.tracking_uri)
         all_tags = {**self.provenance_tags(), **{k: str(v) for k, v in (tags or {}).items()}}
         active = mlflow.active_run()
+        parent = None
+        if active is None and parent_run_id is None and self.group_by_pipeline:
+            client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
+            parent = pipeline_run(
+                client,
+                experiment_id=str(self.experiment_id),
+                uri=str(self.tracking_uri),
+                tags=all_tags,
+                params=to_plain(self.pipeline_params) if self.pipeline_params is not None else None,
+            )
+            client.update_run(parent, status="RUNNING")
+            parent_run_id = parent
+            all_tags[TAG_RUN_KIND] = RUN_KIND_STAGE
         run = mlflow.start_run(
             experiment_id=self.experiment_id,
             run_name=run_name,
@@ -292,10 +192,17 @@ class Tracker:
             experiment_id=str(self.experiment_id),
             tracking_uri=str(self.tracking_uri),
         )
-        with _terminal_status(lambda status: _end_run(mlflow, handle.run_id, status)):
+
+        def end(status: str) -> None:
+            _end_run(mlflow, handle.run_id, status)
+            if parent is not None:  # the parent shows the state of its latest stage
+                handle.client.set_terminated(parent, status=status)
+
+        with _terminal_status(end):
             if params is not None:
                 handle.log_params(params)
                 handle.log_dict(params, PARAMS_ARTIFACT)
+            handle.log_datasets(self.datasets())
             yield handle
 
     @contextlib.contextmanager
