@@ -29,6 +29,7 @@ from avsal.stages.common import (
     tracker_for,
     train_config,
 )
+from avsal.stages.sta_monitor import overlay_figure, val_scores
 from avsal.utils.hashing import file_digest
 from avsal.utils.io import write_result_json
 
@@ -78,28 +79,6 @@ def sta_loss_fn(
 
     logits = model.forward_logits(frame=batch["frame"], clip=batch["clip"], audio=batch["audio"])
     return sta_loss(logits.float(), batch["pseudo"].float()), {}
-
-
-def _val_bce(model: torch.nn.Module, ds: FrameDataset, cfg: Config) -> float:
-    if len(ds) == 0:
-        return float("nan")
-
-    def fn(m, b):
-        logits = m.forward_logits(frame=b["frame"], clip=b["clip"], audio=b["audio"]).float()
-        bce = torch.nn.functional.binary_cross_entropy_with_logits(
-            logits, b["pseudo"].float(), reduction="none"
-        )
-        return {"l": bce.flatten(1).mean(1)}
-
-    out = infer(
-        model,
-        ds,
-        fn,
-        batch_size=cfg.runtime.infer_batch_size,
-        device=cfg.runtime.device,
-        desc="val sta",
-    )
-    return float(out["l"].mean())
 
 
 @dataclass
@@ -181,8 +160,13 @@ def run_train(
             f"{paths.pseudo('fine')}: no informative pseudo-GT map on the AVE train split: nothing to train STA on"
         )
 
+    def _val(m: torch.nn.Module) -> dict[str, float]:
+        return val_scores(
+            m, val_set, batch_size=cfg.runtime.infer_batch_size, device=cfg.runtime.device
+        )
+
     def eval_fn(m: torch.nn.Module, epoch: int) -> dict[str, float]:
-        out = {"val_bce": _val_bce(m, val_set, cfg)}
+        out = _val(m)
         if score_epoch is not None:
             out.update(score_epoch(m, epoch))
         return out
@@ -215,7 +199,7 @@ def run_train(
             "train_bce": float(result.history[-1]["train/loss"])
             if result.history
             else float("nan"),
-            "val_bce": _val_bce(model, val_set, cfg),
+            **_val(model),
             "n_train": len(train_set),
             "frames_per_s": float(result.frames_per_s),
             "seconds": round(time.perf_counter() - t0, 2),
@@ -223,6 +207,12 @@ def run_train(
         }
         h.log_metrics({k: v for k, v in metrics.items() if isinstance(v, float)})
         h.log_artifact(str(paths.model("sta", name)))
+        if h.enabled and len(val_set):
+            import matplotlib.pyplot as plt
+
+            fig = overlay_figure(model, val_set, device=str(next(model.parameters()).device))
+            h.log_figure(fig, "figures/held_out_overlays.png")
+            plt.close(fig)
         if variant == "sta":
             example = {
                 k: v[None].numpy()
