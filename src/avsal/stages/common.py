@@ -264,6 +264,9 @@ def tracker_for(
         enabled=enabled,
         mlflow_db=cfg.paths.mlflow_db,
         mlflow_artifacts=cfg.paths.mlflow_artifacts,
+        pipeline_params=cfg.to_dict(),
+        data_path=cfg.paths.data,
+        artifacts_path=cfg.paths.artifacts,
     )
     with tracker.run(
         run_name or stage, params=params if params is not None else cfg.to_dict()
