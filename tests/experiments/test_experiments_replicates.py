@@ -35,8 +35,8 @@ with open("reports/claim_videos.csv", "w", newline="") as f:
 
 DVC_YAML = """stages:
   claims:
-    cmd: python stage.py
-    deps: [stage.py]
+    cmd: python src/stage.py
+    deps: [src/stage.py]
     params: [project.seed]
     outs:
       - reports/claim_videos.csv:
@@ -54,8 +54,9 @@ def tiny_repo(tmp_path, repo_root, monkeypatch):
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
     root = tmp_path / "repo"
     (root / "reports").mkdir(parents=True)
+    (root / "src").mkdir()
     shutil.copy(repo_root / "params.yaml", root / "params.yaml")
-    (root / "stage.py").write_text(STAGE)
+    (root / "src" / "stage.py").write_text(STAGE)
     (root / "dvc.yaml").write_text(DVC_YAML)
     _git(root, "init", "-q")
     _git(root, "config", "user.email", "t@example.com")
@@ -89,6 +90,17 @@ def test_queued_seeds_run_side_by_side_and_are_collected(tiny_repo):
     mine, info = read_replicates(path, changed)
     assert mine.empty and info["stale_seeds"] == [1, 2]
     assert pd.read_csv(path)["params_key"].nunique() == 1
+
+    # a later commit that changes no code keeps them; one that changes a stage's code does not
+    (tiny_repo / "README.md").write_text("docs\n")
+    _git(tiny_repo, "add", "README.md")
+    _git(tiny_repo, "commit", "-qm", "docs")
+    assert set(collect(cfg, root=tiny_repo)["experiment"]) == {"seed-1", "seed-2"}
+    (tiny_repo / "src" / "stage.py").write_text(STAGE + "# changed\n")
+    subprocess.run(["dvc", "repro", "-q"], cwd=tiny_repo, check=True)
+    _git(tiny_repo, "add", "-A")
+    _git(tiny_repo, "commit", "-qm", "code")
+    assert collect(cfg, root=tiny_repo).empty
 
 
 def test_the_claims_stage_depends_on_every_param_of_the_replicate_key(repo_root):

@@ -46,6 +46,8 @@ REPLICATE_COLUMNS = ["claim", "metric", "stratum", "seed", "dataset", "video", "
 
 #: params that no `dvc repro` stage reads (the tuning campaign's own): not part of a run's key
 NOT_PIPELINE_PARAMS = ("tune",)
+#: dvc.lock deps that are code (what a replicate must share with HEAD)
+CODE_DIRS = ("src/", "pipelines/")
 
 
 def params_key(cfg: Config) -> str:
@@ -112,29 +114,51 @@ def run_queue(
         time.sleep(poll_s)
 
 
-def _exp_refs(root: Path, baseline: str) -> list[tuple[str, str]]:
-    """(name, commit) of every experiment whose baseline is ``baseline``."""
+def _exp_refs(root: Path, baselines: list[str]) -> list[tuple[str, str, str]]:
+    """(name, commit, baseline) of every experiment whose baseline is one of ``baselines``."""
     out = _run(["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps/"], root)
+    wanted = set(baselines)
     refs = []
     for line in out.splitlines():
         ref, sha = line.split()
         parts = ref.split("/")  # refs/exps/<sha[:2]>/<sha[2:]>/<name>
-        if len(parts) == 5 and parts[2] + parts[3] == baseline:
-            refs.append((parts[4], sha))
+        if len(parts) == 5 and parts[2] + parts[3] in wanted:
+            refs.append((parts[4], sha, parts[2] + parts[3]))
     return sorted(refs)
 
 
-def collect(cfg: Config, *, root: Path, params_file: str = "params.yaml") -> pd.DataFrame:
-    """Evidence of every finished replicate of HEAD with the workspace's params but the seed."""
-    head = _run(["git", "rev-parse", "HEAD"], root).strip()
+def code_md5s(lock_text: str) -> dict[tuple[str, str], str]:
+    """``{(stage, path): md5}`` of the code a pipeline ran: every dvc.lock dep under ``src/``
+    or ``pipelines/`` (data and artifacts differ between seeds; code must not)."""
+    lock = yaml.safe_load(lock_text) or {}
+    return {
+        (stage, dep["path"]): str(dep.get("md5"))
+        for stage, entry in (lock.get("stages") or {}).items()
+        for dep in (entry or {}).get("deps") or []
+        if str(dep.get("path", "")).startswith(CODE_DIRS)
+    }
+
+
+def collect(
+    cfg: Config, *, root: Path, params_file: str = "params.yaml", lock_file: str = "dvc.lock"
+) -> pd.DataFrame:
+    """Evidence of every finished replicate of HEAD with the workspace's params but the seed.
+
+    "Of HEAD": the experiment started from HEAD, or from an ancestor commit and ran the same
+    code (every stage's ``src/``/``pipelines/`` deps have HEAD's md5s in dvc.lock), so commits
+    that touch no stage's code (docs, tools) may land while replicates run.
+    """
+    ancestors = _run(["git", "rev-list", "--max-count=200", "HEAD"], root).split()
+    head_code = code_md5s(_run(["git", "show", f"HEAD:{lock_file}"], root, check=False))
     key = params_key(cfg)
     parts = []
-    for name, sha in _exp_refs(root, head):
+    for name, sha, baseline in _exp_refs(root, ancestors):
         try:
             raw = yaml.safe_load(_run(["git", "show", f"{sha}:{params_file}"], root))
             exp_cfg = from_dict(Config, raw, source=f"{name}:{params_file}")
             text = _run(["git", "show", f"{sha}:{EVIDENCE}"], root)
             table = pd.read_csv(io.StringIO(text), dtype={"stratum": str}, keep_default_na=False)
+            exp_code = code_md5s(_run(["git", "show", f"{sha}:{lock_file}"], root, check=False))
         except (
             RuntimeError,
             ValueError,
@@ -143,6 +167,9 @@ def collect(cfg: Config, *, root: Path, params_file: str = "params.yaml") -> pd.
             print(f"replicates: skipped experiment {name}: {exc}", file=sys.stderr)
             continue
         if params_key(exp_cfg) != key or exp_cfg.project.seed == cfg.project.seed:
+            continue
+        if baseline != ancestors[0] and exp_code != head_code:
+            print(f"replicates: skipped experiment {name}: it ran other code", file=sys.stderr)
             continue
         parts.append(table.assign(experiment=name, params_key=key))
     if not parts:
