@@ -325,6 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     s.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     s.set_defaults(func=_cmd_tune)
+
+    from avsal.cli_tools import add_tool_commands
+
+    add_tool_commands(sub)
     return p
 
 

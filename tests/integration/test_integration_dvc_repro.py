@@ -117,6 +117,21 @@ def test_repro_end_to_end_then_up_to_date_then_partial_rerun(repo):
     assert ("train_cls@fine-s" in ran) == (boxes.read_bytes() != boxes_before), ran
 
 
+def test_avsal_score_gives_the_evaluate_stage_numbers(repo):
+    """`avsal score` on the pipeline's own predictions = reports/evaluate.json (one code path)."""
+    import json
+
+    root, env = repo
+    out = root.parent / "scores"
+    cmd = [sys.executable, "-m", "avsal.cli", "score", "artifacts/predictions/sta"]
+    _run([*cmd, "--split", "reporting", "--out", str(out)], root, env)
+    ours = json.loads((root / "reports" / "evaluate.json").read_text())["results"]["STANet (ours)"]
+    got = {}
+    for row in json.loads((out / "sets.json").read_text()):
+        got.setdefault(row["dataset"], {})[row["metric"]] = round(row["value"], 4)
+    assert got == ours
+
+
 def test_dvc_yaml_deps_cover_the_modules_each_stage_loaded(repo):
     """The honest list: the modules each stage process really had loaded when it finished."""
     import json
@@ -159,5 +174,6 @@ def test_mlflow_runs_logged(repo):
     ), info["names"]
     cols = set(info["cols"])
     assert "tags.avsal.pipeline_id" in cols and "tags.avsal.git.commit" in cols
+    assert "tags.avsal.run_kind" in cols and "tags.mlflow.parentRunId" in cols
     assert any(c.startswith("params.train.") or c.startswith("params.sta.") for c in cols)
     assert any(c.startswith("metrics.train/loss") for c in cols)
