@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED := False
 export DVC_NO_ANALYTICS := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup data repro repro-paper replicates test test-fast lint ui real-data clean tune
+.PHONY: help setup data repro repro-paper replicates test test-fast lint ui real-data clean tune dashboard
 
 help: ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,10 @@ TRIALS ?= 20
 WORKERS ?= 2
 tune: data ## Optuna campaign over params.yaml's tune.space: make tune [STUDY=stanet TRIALS=20 WORKERS=2 STORAGE=url]
 	avsal tune --study "$(STUDY)" --trials $(TRIALS) --workers $(WORKERS) $(if $(STORAGE),--storage "$(STORAGE)")
+
+PORT ?= 8080
+dashboard: setup ## optuna-dashboard of a campaign on 127.0.0.1: make dashboard [STUDY=stanet STORAGE=url PORT=8080]
+	avsal dashboard --port $(PORT) $(if $(STUDY),--study "$(STUDY)") $(if $(STORAGE),--storage "$(STORAGE)")
 
 test: setup ## run the test suite (CPU; GPU tests skip without CUDA)
 	pytest

@@ -94,6 +94,13 @@ def _cmd_predict(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> None:
+    from avsal.cli import _load
+    from avsal.tuning.dashboard import serve_dashboard
+
+    serve_dashboard(_load(args), storage=args.storage, study=args.study, port=args.port)
+
+
 def add_tool_commands(sub: Any) -> None:
     """Add ``score`` (and ``predict``) to the ``avsal`` subparsers."""
     s = sub.add_parser(
@@ -146,3 +153,15 @@ def add_tool_commands(sub: Any) -> None:
     s.add_argument("--no-overlay", action="store_true", help="skip overlay.mp4")
     s.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     s.set_defaults(func=_cmd_predict)
+
+    s = sub.add_parser(
+        "dashboard",
+        help="optuna-dashboard over a tuning campaign's storage (make dashboard)",
+        description="Serve optuna-dashboard on 127.0.0.1 over the storage `avsal tune` used "
+        "(--storage, else tune.storage, else sqlite:///<artifacts>/tune/optuna.db; "
+        "journal:<file> and postgresql:// URLs work too). Ctrl-C stops it.",
+    )
+    s.add_argument("--storage", default=None, help="Optuna storage URL (default: as avsal tune)")
+    s.add_argument("--study", default=None, help="print this study's address")
+    s.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (default 8080)")
+    s.set_defaults(func=_cmd_dashboard)

@@ -7,7 +7,12 @@ import ast
 from pathlib import Path
 
 #: modules under avsal.stages that hold no stage of their own (every stage may import them)
-SHARED = {"avsal.stages.artifacts", "avsal.stages.common", "avsal.stages.scam_maps"}
+SHARED = {
+    "avsal.stages.artifacts",
+    "avsal.stages.common",
+    "avsal.stages.scam_maps",
+    "avsal.stages.sta_monitor",
+}
 
 
 def _declared_outs(repo_root: Path) -> set[str]:
