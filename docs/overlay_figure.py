@@ -1,7 +1,7 @@
 """Draw docs/predict_overlay.png (the README's picture) from `avsal predict` output.
 
-    avsal predict data/AVE_Dataset/AVE/YhUxCw4nzfH.mp4 --model artifacts/models/sta/sta.pt --out /tmp/pred
-    python docs/overlay_figure.py /tmp/pred/YhUxCw4nzfH docs/predict_overlay.png
+avsal predict data/AVE_Dataset/AVE/YhUxCw4nzfH.mp4 --model artifacts/models/sta/sta.pt --out /tmp/pred
+python docs/overlay_figure.py /tmp/pred/YhUxCw4nzfH docs/predict_overlay.png
 """
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ def main(folder: str, out: str, picks: tuple[int, ...] = (2, 6, 10, 14)) -> None
     row = np.concatenate([x for f in chosen for x in (f, gap)][:-1], axis=1)
     import cv2
 
-    cv2.imwrite(out, cv2.cvtColor(cv2.resize(row, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(
+        out,
+        cv2.cvtColor(
+            cv2.resize(row, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST), cv2.COLOR_RGB2BGR
+        ),
+    )
 
 
 if __name__ == "__main__":
