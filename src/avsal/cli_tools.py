@@ -73,6 +73,7 @@ then closed: switch_prob 0, recorded in predict.json).
 Examples:
   avsal predict clip.mp4 --model artifacts/models/sta/sta.pt --out predictions
   avsal predict clip.mp4 --model artifacts/models/sta/sta_noswitch.pt --no-audio
+  avsal predict clip.mp4 --model models:/avsal-sta/3      # a registered version (or runs:/<id>/model)
 """
 
 
@@ -145,7 +146,12 @@ def add_tool_commands(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     s.add_argument("videos", nargs="+", metavar="VIDEO", help="mp4 files or frames folders")
-    s.add_argument("--model", required=True, help="state_dict .pt of the STA net")
+    s.add_argument(
+        "--model",
+        required=True,
+        help="state_dict .pt of the STA net (built from --params), or an MLflow model: "
+        "runs:/<run id>/model, models:/avsal-sta/<version> (built from the params it carries)",
+    )
     s.add_argument("--out", default="predictions", help="output folder (default: predictions)")
     s.add_argument("--fps", type=float, default=None, help="frame rate (default: the model's)")
     s.add_argument("--wav", default=None, help="audio of a frames folder (default: *.wav in it)")

@@ -25,8 +25,9 @@ STAGE_SCRIPT = textwrap.dedent(
     stage, outs = sys.argv[1], sys.argv[2:]
     params = yaml.safe_load(open("params.yaml"))
     tracker = Tracker(experiment="avsal-test", repo_root=".", pipeline_params=params)
-    with tracker.run(stage, {"a": params["a"]}):
-        pass
+    with tracker.run(stage, {"a": params["a"]}) as run:
+        if stage == "train":  # the last stage's headline, as the report stage logs it
+            run.log_pipeline_metrics({"headline/score": 10 * params["a"], "skipped": None})
     size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk("data") for f in fs)
     for out in outs:  # what prepare writes depends on the data, so new data reruns train
         os.makedirs(out, exist_ok=True)
@@ -143,6 +144,13 @@ def test_one_parent_per_pipeline_with_its_stages_as_children(pipeline_repo):
         assert all(c.data.tags["avsal.run_kind"] == "stage" for c in children)
         assert parent.info.status == "FINISHED"
         assert "avsal.dvc.stage" not in parent.data.tags  # not one stage's
+        # the headline reaches the parent (and the stage run that logged it), None is skipped
+        train = [c for c in children if c.info.run_name == "train"]
+        assert (
+            parent.data.metrics
+            == train[0].data.metrics
+            == {"headline/score": 10.0 * float(parent.data.params["a"])}
+        )
     exp = by_name["exp-two"]
     assert exp.data.params["a"] == "2" and exp.data.tags["avsal.dvc.exp_name"] == "exp-two"
     assert by_name[second[:8]].data.params["a"] == "1"

@@ -13,6 +13,7 @@ and an experiment's commit holds it exactly as its run wrote it.
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ import yaml
 from avsal.config import Config, ConfigError, from_dict
 from avsal.utils.hashing import digest
 from avsal.utils.io import atomic_write_bytes
+from avsal.utils.numerics import PARALLEL_ENV
 
 __all__ = [
     "REPLICATE_COLUMNS",
@@ -68,8 +70,10 @@ def replicate_seeds(base_seed: int, n: int) -> list[int]:
     return [base_seed + k for k in range(1, n + 1)]
 
 
-def _run(cmd: list[str], root: Path, *, check: bool = True) -> str:
-    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+def _run(
+    cmd: list[str], root: Path, *, check: bool = True, env: dict[str, str] | None = None
+) -> str:
+    done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
     if check and done.returncode:
         raise RuntimeError(
             f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr.strip()[-800:]}"
@@ -102,7 +106,9 @@ def run_queue(
 ) -> dict[str, int]:
     """``dvc queue start -j jobs`` and wait until nothing is queued or running."""
     say = say or (lambda msg: print(msg, file=sys.stderr))
-    _run(["dvc", "queue", "start", "-j", str(jobs)], root)
+    # the queue's workers inherit it: each stage they run takes cores / jobs threads
+    env = {**os.environ, PARALLEL_ENV: str(jobs)}
+    _run(["dvc", "queue", "start", "-j", str(jobs)], root, env=env)
     last = None
     while True:
         counts = _queue_counts(root)

@@ -1,4 +1,4 @@
-"""Stage report: reports/report.md + report.html + figures from the pipeline's outputs.
+"""Stage report: reports/report.md + report.html + figures, metrics.json and the plot tables.
 
 Why a stage: the numbers of a run are only useful beside the paper's and with the method's
 claimed orderings checked, and that comparison must be regenerated (not hand-edited) whenever an
@@ -13,12 +13,14 @@ from typing import Any
 
 from avsal.config import Config
 from avsal.report.document import FigureInfo, ReportContext, build_document
+from avsal.report.exports import write_exports
 from avsal.report.figures import qualitative_figure, table4_bars, training_curves
 from avsal.report.forest import forest_plot
 from avsal.report.published import load_ablations, load_table4
 from avsal.report.render import to_html, to_markdown
 from avsal.report.results import load_inputs, value
 from avsal.report.samples import collect_samples
+from avsal.stages.common import tracker_for
 from avsal.utils.io import atomic_write_bytes, atomic_write_text
 
 __all__ = ["run", "FIGURES"]
@@ -87,6 +89,17 @@ def _bars(inputs_table4: dict[str, Any], pub: Any, sets: list[str], synthetic: b
         else "Table 4: ours beside the published STANet"
     )
     return table4_bars(series, sets, [("cc", "CC"), ("nss", "NSS")], title)
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"mean": {"stanet": {"cc": x}}}`` -> ``{"mean/stanet/cc": x}``."""
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}/"))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def run(cfg: Config, *, paper_dir: str | Path | None = None) -> dict[str, Any]:
@@ -171,6 +184,9 @@ def run(cfg: Config, *, paper_dir: str | Path | None = None) -> dict[str, Any]:
         },
         figures=figures,
     )
+    headline = write_exports(reports, inputs, sets)  # what `dvc metrics` / `dvc plots` read
+    with tracker_for(cfg, "report", params={"sets": sets, "paper_dir": str(pdir)}) as run:
+        run.log_pipeline_metrics(_flat(headline))  # on the pipeline's parent run too
     blocks = build_document(ctx)
     md = atomic_write_text(reports / "report.md", to_markdown(blocks))
     html = atomic_write_text(reports / "report.html", to_html(blocks, "STANet reproduction report"))
@@ -179,6 +195,7 @@ def run(cfg: Config, *, paper_dir: str | Path | None = None) -> dict[str, Any]:
         "html": str(html),
         "figures": drawn,
         "claims": dict((inputs.claims or {}).get("headline", {})),
+        "headline": headline,
         "missing": [
             k
             for k, v in (

@@ -14,7 +14,7 @@ work); a stage unit test passes ``enabled=False`` and nothing touches MLflow:
 """
 
 from avsal.tracking._mlflow import set_quiet_env
-from avsal.tracking.models import RegisteredModelVersion, register_torch_model
+from avsal.tracking.models import RegisteredModelVersion, load_torch_model, register_torch_model
 from avsal.tracking.params import flatten_params
 from avsal.tracking.provenance import (
     PIPELINE_ID_ENV,
@@ -58,6 +58,7 @@ __all__ = [
     "metrics_callback",
     "pipeline_id",
     "provenance_tags",
+    "load_torch_model",
     "register_torch_model",
     "store_root",
     "tracking_uri",

@@ -122,3 +122,25 @@ def register_torch_model(
     return RegisteredModelVersion(
         name=name, version=version, run_id=run_id, model_uri=f"models:/{name}/{version}"
     )
+
+
+def load_torch_model(uri: str, *, tracking_uri: str) -> tuple[Any, dict[str, Any]]:
+    """The net and builder spec of a model logged by :func:`register_torch_model`.
+
+    ``uri`` is ``runs:/<run id>/model`` or ``models:/<name>/<version>`` (also
+    ``models:/<name>@<alias>``). Loading goes through ``mlflow.pyfunc.load_model``, the path a
+    served model takes, so what ``avsal predict`` runs is what ``mlflow models serve`` runs.
+    """
+    mlflow = load_mlflow()
+    mlflow.set_tracking_uri(tracking_uri)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = mlflow.pyfunc.load_model(uri)
+    except (MlflowException, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{uri}: cannot load the model from {tracking_uri} ({first})") from None
+    inner = model.unwrap_python_model()
+    if not hasattr(inner, "net") or not hasattr(inner, "spec"):
+        raise ValueError(f"{uri}: not a model logged by avsal (no builder spec and state_dict)")
+    return inner.net, dict(inner.spec)

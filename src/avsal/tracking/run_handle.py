@@ -75,10 +75,18 @@ class RunHandle:
 
     enabled = True
 
-    def __init__(self, *, run_id: str, experiment_id: str, tracking_uri: str) -> None:
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        experiment_id: str,
+        tracking_uri: str,
+        pipeline_run_id: str | None = None,
+    ) -> None:
         self.run_id = run_id
         self.experiment_id = experiment_id
         self.tracking_uri = tracking_uri
+        self.pipeline_run_id = pipeline_run_id  # the parent run of this pipeline, when under DVC
         self.client = load_mlflow().MlflowClient(tracking_uri=tracking_uri)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -91,6 +99,9 @@ class RunHandle:
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         """Log numeric metrics at ``step`` (the epoch); a non-numeric value is an error."""
+        self._log_metrics(self.run_id, metrics, step)
+
+    def _log_metrics(self, run_id: str, metrics: Mapping[str, Any], step: int | None) -> None:
         from mlflow.entities import Metric
 
         stamp = int(time.time() * 1000)
@@ -101,7 +112,15 @@ class RunHandle:
                 raise TypeError(f"metric {key!r} is not a number: {value!r}")
             items.append(Metric(sanitize_key(key), number, stamp, int(step or 0)))
         for batch in batched(items, MAX_METRICS_PER_BATCH):
-            self.client.log_batch(self.run_id, metrics=batch)
+            self.client.log_batch(run_id, metrics=batch)
+
+    def log_pipeline_metrics(self, metrics: Mapping[str, Any]) -> None:
+        """Log ``metrics`` on this run and on its pipeline's parent run (the headline numbers
+        that comparing two parent rows in the UI is about); None values are skipped."""
+        kept = {k: v for k, v in metrics.items() if v is not None}
+        self.log_metrics(kept)
+        if self.pipeline_run_id:
+            self._log_metrics(self.pipeline_run_id, kept, None)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         from mlflow.entities import RunTag
@@ -176,6 +195,9 @@ class NullRunHandle:
         pass
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        pass
+
+    def log_pipeline_metrics(self, metrics: Mapping[str, Any]) -> None:
         pass
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:

@@ -191,6 +191,7 @@ class Tracker:
             run_id=run.info.run_id,
             experiment_id=str(self.experiment_id),
             tracking_uri=str(self.tracking_uri),
+            pipeline_run_id=parent,
         )
 
         def end(status: str) -> None:

@@ -52,6 +52,7 @@ from avsal.tuning.study import (
     storage_url,
 )
 from avsal.tuning.trial import TrialPipeline, TunePaths
+from avsal.utils.numerics import PARALLEL_ENV, thread_share
 
 __all__ = ["run_worker", "run_campaign"]
 
@@ -162,6 +163,7 @@ def _spawn(
     url: str,
     index: int,
     threads: int,
+    parallel: int,
     track: bool,
     logfile: Path,
 ) -> subprocess.Popen:
@@ -189,6 +191,7 @@ def _spawn(
         STORAGE_ENV: url,
         "OMP_NUM_THREADS": str(threads),
         "MKL_NUM_THREADS": str(threads),
+        PARALLEL_ENV: str(parallel),
         "PYTHONUNBUFFERED": "1",
     }
     logfile.parent.mkdir(parents=True, exist_ok=True)
@@ -283,7 +286,7 @@ def _run_workers(
     paths: TunePaths,
 ) -> None:
     cfg_file = _frozen_config(cfg, paths.study_dir / "config.yaml")
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = thread_share(workers)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     logs = [paths.study_dir / "logs" / f"{stamp}-worker{k}.log" for k in range(workers)]
     procs = [
@@ -294,6 +297,7 @@ def _run_workers(
             url=url,
             index=k,
             threads=threads,
+            parallel=workers,
             track=track,
             logfile=logs[k],
         )

@@ -36,7 +36,42 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["MODES", "PORTABLE_ENV", "apply", "describe", "portable_inductor_cache"]
+__all__ = [
+    "MODES",
+    "PARALLEL_ENV",
+    "PORTABLE_ENV",
+    "apply",
+    "describe",
+    "portable_inductor_cache",
+    "thread_share",
+]
+
+#: how many processes of this machine run side by side (set by whoever starts them together:
+#: ``avsal replicates --jobs``, the tuning workers); each process takes its share of the cores
+PARALLEL_ENV = "AVSAL_PARALLEL"
+
+
+def thread_share(parallel: int | None = None) -> int:
+    """Intra-op threads for one of ``parallel`` concurrent processes: cores // parallel, >= 1.
+
+    Why one place: two processes that each use every core spin against each other (measured
+    here: a training stage ran 20x slower beside another one). ``parallel`` defaults to
+    ``$AVSAL_PARALLEL`` (1 when unset).
+    """
+    if parallel is None:
+        raw = os.environ.get(PARALLEL_ENV, "").strip() or "1"
+        try:
+            parallel = int(raw)
+        except ValueError:
+            raise ValueError(f"${PARALLEL_ENV} must be a whole number, got {raw!r}") from None
+    if parallel < 1:
+        raise ValueError(f"parallel processes must be >= 1, got {parallel}")
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // parallel)
+
 
 MODES = ("portable", "native")
 
@@ -64,8 +99,13 @@ def apply(mode: str, *, threads: int) -> dict[str, str]:
     """
     if mode not in MODES:
         raise ValueError(f"runtime.cpu_numerics must be one of {MODES}, got {mode!r}")
-    if mode == "native":
-        return {"cpu_numerics": "native"}
+    if mode == "native":  # torch's own choices, within this process's share of the cores
+        share = thread_share()
+        os.environ.setdefault("OMP_NUM_THREADS", str(share))
+        import torch
+
+        torch.set_num_threads(min(torch.get_num_threads(), share))
+        return {"cpu_numerics": "native", "cpu_threads": str(torch.get_num_threads())}
     if threads < 1:
         raise ValueError(f"runtime.cpu_threads must be >= 1, got {threads}")
     clash = {
@@ -77,6 +117,13 @@ def apply(mode: str, *, threads: int) -> dict[str, str]:
         )
     os.environ.update(PORTABLE_ENV)
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", portable_inductor_cache())
+    if threads > thread_share():  # pinned (it is part of the bytes), but say it will crowd
+        print(
+            f"avsal: runtime.cpu_threads={threads} is above this process's share of the cores "
+            f"({thread_share()} with ${PARALLEL_ENV}={os.environ.get(PARALLEL_ENV, '1')}); "
+            "processes side by side will slow each other down",
+            file=sys.stderr,
+        )
     os.environ["OMP_NUM_THREADS"] = str(threads)  # also for worker processes started from here
     import torch
 
