@@ -12,10 +12,12 @@ Outputs in ``OUT/<video>/``: ``map_%05d.npy`` (float16, in [0, 1]), ``png/map_%0
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +28,19 @@ import torch
 from avsal.inference.model import LoadedModel
 from avsal.inference.source import AUDIO_RATE, VideoSource, resize_frames
 
-__all__ = ["predict_maps", "predict_video"]
+__all__ = ["model_inputs", "predict_maps", "predict_video", "to_video_size"]
 
 
-def predict_maps(
-    model: LoadedModel, src: VideoSource, *, device: str = "auto", batch_size: int | None = None
-) -> np.ndarray:
-    """Maps [T, H, W] float32 in [0, 1] at the video's size, one per frame of ``src``."""
+@contextlib.contextmanager
+def model_inputs(model: LoadedModel, src: VideoSource) -> Iterator[Any]:
+    """The net's inputs for every frame of ``src``: a ``FrameDataset`` over a temporary cache.
+
+    Items are dicts of ``frame`` [3, h, w], ``clip`` [T, 3, h, w] and ``audio`` (the spectrogram
+    of the frame's second), exactly what the pipeline feeds STA (and what a served model takes).
+    """
     from avsal.data.datasets import FrameDataset
     from avsal.data.prepared import DecodedItem, write_prepared
     from avsal.models.audio import frame_audio_features
-    from avsal.stages.common import infer
 
     cfg = model.cfg
     size = (int(cfg.prepare.size[0]), int(cfg.prepare.size[1]))
@@ -55,39 +59,50 @@ def predict_maps(
         src.name, resize_frames(src.frames, size), feats.numpy().astype(np.float16), src.times,
         [[] for _ in src.times],
     )  # fmt: skip
-    closed = src.audio is None and model.with_switch  # no audio: the switch says "off-tag"
     with tempfile.TemporaryDirectory(prefix="avsal-predict-") as tmp:
         prepared = write_prepared(
             Path(tmp) / "prepared", [item], lambda x: x, job_id=lambda x: x.clip_id,
             settings={"predict": src.name}, desc="prepare",
         )  # fmt: skip
-        ds = FrameDataset(
+        yield FrameDataset(
             prepared,
             prepared.frame_refs(),
             input_size=cfg.sta.input_size,
             clip_frames=cfg.model.clip_frames,
         )
 
-        def fn(m: torch.nn.Module, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-            extra = (
-                {"switch_prob": torch.zeros(len(b["clip"]), device=b["clip"].device)}
-                if closed
-                else {}
-            )
-            p = m(frame=b["frame"], clip=b["clip"], audio=b["audio"], **extra)  # [B, 1, h, w]
-            return {"map": p.float()[:, 0]}
 
+def to_video_size(maps: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Net maps [T, h, w] -> [T, height, width] float32 in [0, 1] (bilinear)."""
+    out = np.stack([cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR) for m in maps])
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def predict_maps(
+    model: LoadedModel, src: VideoSource, *, device: str = "auto", batch_size: int | None = None
+) -> np.ndarray:
+    """Maps [T, H, W] float32 in [0, 1] at the video's size, one per frame of ``src``."""
+    from avsal.stages.common import infer
+
+    closed = src.audio is None and model.with_switch  # no audio: the switch says "off-tag"
+
+    def fn(m: torch.nn.Module, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        extra = (
+            {"switch_prob": torch.zeros(len(b["clip"]), device=b["clip"].device)} if closed else {}
+        )
+        p = m(frame=b["frame"], clip=b["clip"], audio=b["audio"], **extra)  # [B, 1, h, w]
+        return {"map": p.float()[:, 0]}
+
+    with model_inputs(model, src) as ds:
         out = infer(
             model.net,
             ds,
             fn,
-            batch_size=batch_size or cfg.runtime.infer_batch_size,
+            batch_size=batch_size or model.cfg.runtime.infer_batch_size,
             device=device,
             desc=f"predict {src.name}",
         )
-    h, w = src.frames.shape[1:3]
-    maps = np.stack([cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR) for m in out["map"]])
-    return np.clip(maps, 0.0, 1.0).astype(np.float32)
+    return to_video_size(out["map"], *src.frames.shape[1:3])
 
 
 def overlay_frames(frames: np.ndarray, maps: np.ndarray, *, alpha: float = 0.45) -> np.ndarray:
