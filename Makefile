@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED := False
 export DVC_NO_ANALYTICS := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup data repro repro-paper replicates test test-fast lint ui real-data clean tune dashboard
+.PHONY: help setup data repro repro-paper replicates exps plots test test-fast lint ui real-data clean tune dashboard
 
 help: ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,12 @@ JOBS ?= 1
 replicates: data ## N more seeds as DVC experiments, folded into the claims: make replicates [N=5 JOBS=1]
 	avsal replicates --n $(N) --jobs $(JOBS)
 
+exps: setup ## the experiments side by side: headline metrics and the params that differ
+	dvc exp show --only-changed --drop 'stanet_sets|centre_bias|pseudo_gt|Created' --no-pager
+
+plots: setup ## dvc plots show: training curves and per-set bars, an offline page in dvc_plots/
+	dvc plots show
+
 STUDY ?= stanet
 TRIALS ?= 20
 WORKERS ?= 2
@@ -63,6 +69,7 @@ lint: setup ## ruff lint + format check (the same as tests/test_style.py); `ruff
 
 ui: setup ## MLflow UI on http://127.0.0.1:5000
 	@mkdir -p mlflow/artifacts
+	@echo "training runs: http://127.0.0.1:5000/#/experiments/1/runs?workflowType=machine_learning (MLflow 3 opens on its GenAI view otherwise; the 'Model training' switch top left does the same)"
 	mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow/mlflow.db --default-artifact-root $(CURDIR)/mlflow/artifacts --host 127.0.0.1 --port 5000
 
 real-data: setup ## swap in real data: make real-data AVE=/path/AVE_Dataset FIX=/path/stavis_root [REMOTE=s3://bucket/avsal]

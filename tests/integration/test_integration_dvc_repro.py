@@ -163,7 +163,9 @@ def test_mlflow_runs_logged(repo):
         "import mlflow, json;"
         f"mlflow.set_tracking_uri('sqlite:///{root}/mlflow/mlflow.db');"
         "runs = mlflow.search_runs(search_all_experiments=True);"
-        "print(json.dumps({'names': sorted(set(runs['tags.mlflow.runName'])), 'cols': list(runs.columns)}))"
+        "parents = runs[runs['tags.avsal.run_kind'] == 'pipeline'];"
+        "print(json.dumps({'names': sorted(set(runs['tags.mlflow.runName'])), 'cols': list(runs.columns),"
+        " 'parent_cc': [float(v) for v in parents['metrics.mean/stanet/cc']]}))"
     )
     res = _run([sys.executable, "-c", code], root, env)
     import json
@@ -177,3 +179,6 @@ def test_mlflow_runs_logged(repo):
     assert "tags.avsal.run_kind" in cols and "tags.mlflow.parentRunId" in cols
     assert any(c.startswith("params.train.") or c.startswith("params.sta.") for c in cols)
     assert any(c.startswith("metrics.train/loss") for c in cols)
+    # the report's headline is on the pipeline's parent run: what comparing parents shows
+    report = json.loads((root / "reports" / "metrics.json").read_text())
+    assert report["mean"]["stanet"]["cc"] in info["parent_cc"]

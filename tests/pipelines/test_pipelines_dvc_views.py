@@ -30,7 +30,7 @@ def _plot_ids() -> list[str]:
 
 def test_the_only_metrics_file_is_the_compact_headline():
     shown = json.loads(_dvc("metrics", "show", "--json"))
-    files = shown["workspace"]["data"]
+    (files,) = (rev["data"] for rev in shown.values())  # the workspace (keyed "" by DVC 3)
     assert list(files) == ["reports/metrics.json"]
     leaves = re.findall(r":\s*-?[0-9.]+", json.dumps(files["reports/metrics.json"]["data"]))
     assert 10 < len(leaves) < 40  # a table one terminal can show

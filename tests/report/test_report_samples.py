@@ -116,7 +116,7 @@ def test_stage_draws_the_qualitative_figure_from_stores(tiny_world, tmp_path, pa
     art = tmp_path / "artifacts"
     _store(art / "predictions" / "sta" / "AVAD", root, "AVAD", None)
     _store(art / "method_maps" / "AVAD", root, "AVAD", 8)
-    out = run(cfg, paper_dir=paper_dir)
+    out = run(cfg, paper_dir=paper_dir, track=False)
     fig = tmp_path / "reports" / "figures" / "qualitative.png"
     assert str(fig) in out["figures"] and fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (tmp_path / "reports" / "report.md").read_text()

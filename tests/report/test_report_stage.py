@@ -37,7 +37,7 @@ def full_run(tmp_path, paper_dir):
     cfg = make_cfg(tmp_path)
     write_inputs(tmp_path / "reports")
     before = _snapshot(tmp_path)
-    out = run(cfg, paper_dir=paper_dir)
+    out = run(cfg, paper_dir=paper_dir, track=False)
     return tmp_path, cfg, out, before
 
 
@@ -164,7 +164,7 @@ def test_pngs_are_valid_and_not_trivial(full_run) -> None:
 
 def test_missing_inputs_give_notes_not_a_crash(tmp_path, paper_dir) -> None:
     cfg = make_cfg(tmp_path, synthetic=False)
-    out = run(cfg, paper_dir=paper_dir)
+    out = run(cfg, paper_dir=paper_dir, track=False)
     md = Path(out["report"]).read_text()
     assert out["claims"] == {} and out["figures"] == []
     assert set(out["missing"]) >= {"evaluate.json", "ablations.json", "claims.json", "train/*.json"}
@@ -184,7 +184,7 @@ def test_partial_run_and_unreadable_json(tmp_path, paper_dir) -> None:
     cfg = make_cfg(tmp_path)
     write_inputs(tmp_path / "reports", ablations=False, train=False, claims=False)
     (tmp_path / "reports" / "ablations.json").write_text("{not json")
-    out = run(cfg, paper_dir=paper_dir)
+    out = run(cfg, paper_dir=paper_dir, track=False)
     md = Path(out["report"]).read_text()
     assert "ablations.json` could not be read" in md
     assert out["claims"] == {}
@@ -194,12 +194,12 @@ def test_partial_run_and_unreadable_json(tmp_path, paper_dir) -> None:
 def test_stale_figure_is_removed_when_its_input_goes(tmp_path, paper_dir) -> None:
     cfg = make_cfg(tmp_path)
     write_inputs(tmp_path / "reports")
-    run(cfg, paper_dir=paper_dir)
+    run(cfg, paper_dir=paper_dir, track=False)
     curves = tmp_path / "reports" / "figures" / "training_curves.png"
     assert curves.is_file()
     for p in (tmp_path / "reports" / "train").iterdir():
         p.unlink()
-    out = run(cfg, paper_dir=paper_dir)
+    out = run(cfg, paper_dir=paper_dir, track=False)
     assert (
         not curves.exists() and "figures/training_curves.png" not in Path(out["report"]).read_text()
     )
@@ -208,7 +208,7 @@ def test_stale_figure_is_removed_when_its_input_goes(tmp_path, paper_dir) -> Non
 def test_missing_paper_folder_and_params_override(tmp_path, paper_dir) -> None:
     cfg = make_cfg(tmp_path)
     write_inputs(tmp_path / "reports")
-    out = run(cfg, paper_dir=tmp_path / "nowhere")
+    out = run(cfg, paper_dir=tmp_path / "nowhere", track=False)
     md = Path(out["report"]).read_text()
     assert "Published rows: not available" in md and "published tables not found" in md
     assert "| ours | STANet (ours) | pseudo-fixations | 0.811 |" in md  # ours still reported

@@ -102,7 +102,7 @@ def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def run(cfg: Config, *, paper_dir: str | Path | None = None) -> dict[str, Any]:
+def run(cfg: Config, *, paper_dir: str | Path | None = None, track: bool = True) -> dict[str, Any]:
     """Write the report; return its paths, the figures drawn and the ordering verdicts.
 
     The published CSVs are read from ``paths.published`` (``references/paper``, inside the
@@ -185,7 +185,8 @@ def run(cfg: Config, *, paper_dir: str | Path | None = None) -> dict[str, Any]:
         figures=figures,
     )
     headline = write_exports(reports, inputs, sets)  # what `dvc metrics` / `dvc plots` read
-    with tracker_for(cfg, "report", params={"sets": sets, "paper_dir": str(pdir)}) as run:
+    params = {"sets": sets, "paper_dir": str(pdir)}
+    with tracker_for(cfg, "report", params=params, enabled=track) as run:
         run.log_pipeline_metrics(_flat(headline))  # on the pipeline's parent run too
     blocks = build_document(ctx)
     md = atomic_write_text(reports / "report.md", to_markdown(blocks))

@@ -150,7 +150,8 @@ class RunHandle:
         self.client.log_text(self.run_id, to_json(obj), name)
 
     def log_datasets(self, records: list[DatasetRecord]) -> None:
-        """``log_inputs``: the run's Dataset column (name, DVC digest, source path, context)."""
+        """``log_inputs``: the run's Dataset column (name, DVC digest, source path, context);
+        also on the pipeline's parent run, which so lists every input of its stages."""
         from mlflow.entities import Dataset, DatasetInput, InputTag
 
         inputs = [
@@ -162,6 +163,8 @@ class RunHandle:
         ]
         if inputs:
             self.client.log_inputs(self.run_id, datasets=inputs)
+            if self.pipeline_run_id:  # the parent row shows what its whole pipeline read
+                self.client.log_inputs(self.pipeline_run_id, datasets=inputs)
 
     def log_figure(self, fig: Any, name: str, *, dpi: int = 120) -> None:
         """A matplotlib figure as PNG at artifact path ``name`` (e.g. ``figures/roc.png``)."""
