@@ -25,7 +25,12 @@ from avsal.experiments import (
 pytestmark = pytest.mark.slow
 
 STAGE = """import yaml, csv
+from avsal.tracking import Tracker
+from avsal.utils.numerics import thread_share
 seed = yaml.safe_load(open("params.yaml"))["project"]["seed"]
+# as a stage does: one MLflow run in the shared sqlite store, with the threads it may use
+with Tracker(experiment="replicates", repo_root=".").run("claims", {"seed": seed}) as run:
+    run.log_metrics({"thread_share": thread_share()})
 with open("reports/claim_videos.csv", "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["claim", "metric", "stratum", "seed", "dataset", "video", "diff", "n_frames"])
@@ -52,6 +57,12 @@ def _git(root: Path, *args: str) -> None:
 def tiny_repo(tmp_path, repo_root, monkeypatch):
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    monkeypatch.delenv("AVSAL_PARALLEL", raising=False)
+    monkeypatch.delenv("AVSAL_PIPELINE_ID", raising=False)
+    from avsal.tracking import check_store
+
+    check_store(f"sqlite:///{tmp_path / 'mlflow.db'}")  # the stages' shared store
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     root = tmp_path / "repo"
     (root / "reports").mkdir(parents=True)
     (root / "src").mkdir()
@@ -68,13 +79,30 @@ def tiny_repo(tmp_path, repo_root, monkeypatch):
     return root
 
 
+def _mlflow_runs(db: Path) -> list:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{db}")
+    exp = client.get_experiment_by_name("replicates")
+    return client.search_runs([exp.experiment_id], "tags.`avsal.run_kind` = 'stage'")
+
+
 def test_queued_seeds_run_side_by_side_and_are_collected(tiny_repo):
     cfg = load_config(tiny_repo / "params.yaml")
     seeds = replicate_seeds(cfg.project.seed, 2)
     assert seeds == [1, 2]
+    before = len(_mlflow_runs(tiny_repo.parent / "mlflow.db"))
     assert queue_replicates(seeds, root=tiny_repo) == ["seed-1", "seed-2"]
     counts = run_queue(root=tiny_repo, jobs=2, poll_s=1.0, say=lambda _: None)
     assert counts.get("Success") == 2 and not counts.get("Failed"), counts
+    # both queued runs are in the one sqlite store, named by their experiment, and each stage
+    # process was told it runs beside another (its share: half the cores)
+    runs = _mlflow_runs(tiny_repo.parent / "mlflow.db")
+    assert len(runs) == before + 2
+    queued = {r.data.tags.get("avsal.dvc.exp_name"): r for r in runs[:2]}
+    assert set(queued) == {"seed-1", "seed-2"}
+    cores = len(os.sched_getaffinity(0))
+    assert all(r.data.metrics["thread_share"] == max(1, cores // 2) for r in queued.values())
     records = collect(cfg, root=tiny_repo)
     assert sorted(records["seed"].unique()) == [1, 2]  # the base seed 0 is the run itself
     assert set(records["experiment"]) == {"seed-1", "seed-2"}
