@@ -42,6 +42,8 @@ SETTINGS: dict[str, tuple[dict[str, str], str, int]] = {
         1,
     ),
     "portable, 1 thread, SSE4.2-only MKL": ({"MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}, "portable", 1),
+    # portable numerics with torch's Adam (before 2026-12-03): its sqrt is MKL's rsqrtps kernel
+    "portable, 1 thread, torch's Adam": ({"AVSAL_TORCH_ADAM": "1"}, "portable", 1),
     # what portable mode was before: MKL's AVX2 branch, which exists on Intel CPUs only
     "Intel-only MKL branch, 1 thread": ({"AVSAL_MKL_CBWR": "AVX2,STRICT"}, "portable", 1),
 }
@@ -68,7 +70,12 @@ def _child(mode: str, threads: int, steps: int) -> dict:
     net = build_net(
         cfg, "sta", num_classes=None, switch=build_net(cfg, "audio_switch", num_classes=1)
     )
-    opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    if mode == "portable" and not os.environ.get("AVSAL_TORCH_ADAM"):  # what the stages use
+        from avsal.training.exact_adam import ExactSqrtAdam
+
+        opt = ExactSqrtAdam(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    else:
+        opt = torch.optim.Adam(net.parameters(), lr=3e-3, weight_decay=1e-4)
     g = torch.Generator().manual_seed(0)
     h, w = cfg.sta.input_size
     t0 = time.perf_counter()

@@ -12,6 +12,7 @@ import torch
 
 from avsal.metrics.chunk import Chunk, GroundTruth
 from avsal.metrics.frame import KLD_EPS
+from avsal.utils.numerics import ieee_sqrt
 
 
 class Moments:
@@ -65,7 +66,7 @@ def centred(
 
 def nss_chunk(chunk: Chunk, m: Moments) -> np.ndarray:
     """``mean_fix(x) - mean(x)``, both taken relative to the minimum (no cancellation), over sd."""
-    sd = (m.ss_x / (chunk.n_pix - 1)).sqrt()  # sample std, ddof = 1
+    sd = ieee_sqrt(m.ss_x / (chunk.n_pix - 1))  # sample std, ddof = 1
     excess = torch.where(chunk.fix_valid, chunk.at_fixations() - chunk.lo[:, None], 0.0)
     fix_excess = excess.sum(1) / chunk.n_fix_t.clamp(min=1).double()
     score = (fix_excess - m.above_x / chunk.n_pix) / sd
@@ -76,7 +77,7 @@ def nss_chunk(chunk: Chunk, m: Moments) -> np.ndarray:
 
 def cc_chunk(chunk: Chunk, gt: GroundTruth, m: Moments) -> np.ndarray:
     """Pearson correlation per frame ``[t]`` from the centred moments; NaN without ground truth."""
-    score = torch.where(chunk.constant, 0.0, m.cross / (m.ss_x * m.ss_g).sqrt())
+    score = torch.where(chunk.constant, 0.0, m.cross / ieee_sqrt(m.ss_x * m.ss_g))
     return torch.where(gt.constant, math.nan, score).cpu().numpy()
 
 

@@ -163,6 +163,7 @@ def train_config(
         device=cfg.runtime.device,
         checkpoint_dir=checkpoint_dir,
         export_path=export_path,
+        exact_sqrt=cfg.runtime.cpu_numerics == "portable",  # the same bytes on Intel and AMD
     )
 
 

@@ -61,6 +61,7 @@ class TrainConfig:
     log_every: int = 50
     progress: bool = True  # tqdm bar; also off when stderr is not a TTY and on ranks > 0
     deterministic: bool = False  # torch.use_deterministic_algorithms (process-wide)
+    exact_sqrt: bool = False  # Adam/AdamW with an IEEE square root (portable CPU numerics)
     find_unused_parameters: bool = False  # DDP option for nets with branches unused in a step
 
     def __post_init__(self) -> None:

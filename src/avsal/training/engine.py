@@ -37,6 +37,7 @@ from avsal.training.distributed import (
     init_distributed,
 )
 from avsal.training.epoch import EpochLoop, LossFn, StepCallback, batch_size_of
+from avsal.training.exact_adam import ExactSqrtAdam
 from avsal.training.runtime import resolve_amp, resolve_channels_last, resolve_device
 from avsal.training.seeding import (
     TAG_EPOCH,
@@ -78,7 +79,8 @@ class TrainResult:
 
 
 def build_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
-    """SGD with momentum (the paper's) or Adam/AdamW, over trainable parameters only."""
+    """SGD with momentum (the paper's) or Adam/AdamW, over trainable parameters only;
+    ``config.exact_sqrt`` takes :class:`ExactSqrtAdam` for Adam/AdamW (portable numerics)."""
     params = [p for p in params if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
@@ -89,6 +91,15 @@ def build_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torc
             momentum=config.momentum,
             weight_decay=config.weight_decay,
             nesterov=config.nesterov,
+        )
+    if config.optimizer in ("adam", "adamw") and config.exact_sqrt:
+        # torch's CPU sqrt is MKL's rsqrtps-based kernel: other bits on Intel and AMD
+        return ExactSqrtAdam(
+            params,
+            lr=config.lr,
+            betas=config.betas,
+            weight_decay=config.weight_decay,
+            decoupled=config.optimizer == "adamw",
         )
     if config.optimizer == "adam":
         return torch.optim.Adam(

@@ -42,6 +42,7 @@ __all__ = [
     "PORTABLE_ENV",
     "apply",
     "describe",
+    "ieee_sqrt",
     "portable_inductor_cache",
     "thread_share",
 ]
@@ -148,3 +149,20 @@ def describe() -> dict[str, str]:
         "threads": str(torch.get_num_threads()),
         "inductor_cache": os.environ.get("TORCHINDUCTOR_CACHE_DIR", "(torch default)"),
     }
+
+
+def ieee_sqrt(x):  # type: ignore[no-untyped-def]  # torch.Tensor -> torch.Tensor, torch imported lazily
+    """Correctly rounded square root: CPU tensors through numpy, others through torch.
+
+    Why: torch's CPU ``sqrt`` of a contiguous float tensor runs MKL's vector math; under
+    portable numerics (``MKL_CBWR=COMPATIBLE``) that is a kernel refining an ``rsqrtps``
+    estimate, whose bits differ between Intel and AMD (and 15.6% of float32 results are not the
+    correctly rounded root). numpy's ``sqrt`` is the CPU's ``sqrtps``/``sqrtpd``, exact by IEEE
+    754 everywhere. CUDA's default ``sqrt`` is IEEE round-to-nearest already.
+    """
+    import numpy as np
+    import torch
+
+    if x.device.type != "cpu":
+        return torch.sqrt(x)
+    return torch.from_numpy(np.sqrt(x.detach().contiguous().numpy()))
