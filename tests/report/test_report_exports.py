@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 
-from avsal.report.exports import headline_metrics, training_rows, write_exports
+from avsal.report.exports import flat_metrics, headline_metrics, training_rows, write_exports
 from avsal.report.results import Inputs
 
 T4 = {
@@ -44,6 +44,9 @@ def test_headline_is_the_set_means_the_per_set_stanet_and_the_verdict_counts():
     assert "pseudo_gt" not in got["mean"]  # a method the run lacks is absent, never 0
     assert got["stanet_sets"] == {"AVAD": {"cc": 0.6, "nss": 1.1}, "DIEM": {"cc": 0.4, "nss": 0.9}}
     assert got["claims"] == {"holds": 5, "fails": 1, "undecided": 2, "seeds": 3}
+    flat = flat_metrics(got)  # the MLflow keys of the parent run
+    assert flat["mean/stanet/cc"] == 0.5 and flat["stanet_sets/DIEM/nss"] == 0.9
+    assert flat["claims/seeds"] == 3
     leaves = json.dumps(got).count(":") - len(got) - len(got["mean"]) - len(got["stanet_sets"])
     assert leaves < 40  # a table `dvc exp show` can print
 

@@ -21,6 +21,7 @@ from avsal.utils.io import atomic_write_json, atomic_write_text
 __all__ = [
     "HEADLINE_METHODS",
     "HEADLINE_METRICS",
+    "flat_metrics",
     "headline_metrics",
     "training_rows",
     "set_rows",
@@ -68,6 +69,17 @@ def headline_metrics(inputs: Inputs, sets: list[str]) -> dict[str, Any]:
     if head:
         out["claims"] = {k: int(head[k]) for k in ("holds", "fails", "undecided") if k in head}
         out["claims"]["seeds"] = len((inputs.claims or {}).get("seeds") or [])
+    return out
+
+
+def flat_metrics(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The headline as MLflow metric keys: ``{"mean": {"stanet": {"cc": x}}}`` -> ``{"mean/stanet/cc": x}``."""
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(flat_metrics(v, f"{prefix}{k}/"))
+        else:
+            out[f"{prefix}{k}"] = v
     return out
 
 

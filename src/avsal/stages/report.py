@@ -13,7 +13,7 @@ from typing import Any
 
 from avsal.config import Config
 from avsal.report.document import FigureInfo, ReportContext, build_document
-from avsal.report.exports import write_exports
+from avsal.report.exports import flat_metrics, write_exports
 from avsal.report.figures import qualitative_figure, table4_bars, training_curves
 from avsal.report.forest import forest_plot
 from avsal.report.published import load_ablations, load_table4
@@ -89,17 +89,6 @@ def _bars(inputs_table4: dict[str, Any], pub: Any, sets: list[str], synthetic: b
         else "Table 4: ours beside the published STANet"
     )
     return table4_bars(series, sets, [("cc", "CC"), ("nss", "NSS")], title)
-
-
-def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"mean": {"stanet": {"cc": x}}}`` -> ``{"mean/stanet/cc": x}``."""
-    out: dict[str, Any] = {}
-    for k, v in tree.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}/"))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def run(cfg: Config, *, paper_dir: str | Path | None = None, track: bool = True) -> dict[str, Any]:
@@ -187,7 +176,7 @@ def run(cfg: Config, *, paper_dir: str | Path | None = None, track: bool = True)
     headline = write_exports(reports, inputs, sets)  # what `dvc metrics` / `dvc plots` read
     params = {"sets": sets, "paper_dir": str(pdir)}
     with tracker_for(cfg, "report", params=params, enabled=track) as run:
-        run.log_pipeline_metrics(_flat(headline))  # on the pipeline's parent run too
+        run.log_pipeline_metrics(flat_metrics(headline))  # on the pipeline's parent run too
     blocks = build_document(ctx)
     md = atomic_write_text(reports / "report.md", to_markdown(blocks))
     html = atomic_write_text(reports / "report.html", to_html(blocks, "STANet reproduction report"))
