@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED := False
 export DVC_NO_ANALYTICS := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup data repro repro-paper replicates exps plots test test-fast lint ui real-data clean tune dashboard
+.PHONY: help setup data repro repro-paper paper-smoke replicates exps plots test test-fast lint ui real-data clean tune dashboard
 
 help: ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,10 @@ repro: data ## run the whole pipeline (dvc repro)
 
 repro-paper: data ## the paper's profile as a DVC experiment (VGG16, 256/356 px, SGD lr 1e-3)
 	avsal exp-run --profile profiles/paper.yaml
+
+paper-smoke: setup ## the paper profile end to end on CPU, small, in a sandbox (.sandbox/paper-smoke; ~40 min on 2 cores)
+	avsal sandbox --profile profiles/paper.yaml --profile profiles/scale.yaml --profile profiles/paper_smoke.yaml \
+	    --out .sandbox/paper-smoke --report reports/bench/paper_smoke_cpu.json
 
 N ?= 5
 JOBS ?= 1

@@ -21,6 +21,8 @@ from avsal.utils.memory import keep_freed_memory
 
 #: env var naming a folder: each stage writes there the avsal modules it loaded (the deps test)
 RECORD_MODULES_ENV = "AVSAL_RECORD_MODULES"
+#: env var naming a folder: each stage writes there its wall time and peak memory (benchmarks)
+RECORD_RESOURCES_ENV = "AVSAL_RECORD_RESOURCES"
 
 Main = Callable[[argparse.Namespace, Config], dict[str, Any]]
 
@@ -66,6 +68,16 @@ def _record_modules(stage: str) -> None:
         json.dump({"stage": stage, "modules": mods}, fh, indent=1)
 
 
+def _record_resources(stage: str, sampler: Any) -> None:
+    folder = os.environ.get(RECORD_RESOURCES_ENV)
+    if not folder or sampler is None:
+        return
+    os.makedirs(folder, exist_ok=True)
+    name = stage.replace("@", "_")
+    with open(os.path.join(folder, f"{name}.json"), "w") as fh:
+        json.dump({"stage": stage, "seconds": sampler.seconds, **sampler.peak}, fh, indent=1)
+
+
 def parse(module: Any, argv: list[str]) -> argparse.Namespace:
     """A stage script's flags (its ``_flags``, if any) parsed from ``argv``."""
     return _parser(module.__doc__ or "", getattr(module, "_flags", None)).parse_args(argv)
@@ -93,15 +105,25 @@ def run_stage(
         format="%(levelname)s %(name)s: %(message)s",
     )
     keep_freed_memory()  # big per-step tensors: reuse freed memory instead of page-faulting
+    sampler = None
+    if os.environ.get(RECORD_RESOURCES_ENV):
+        from avsal.utils.resources import PeakSampler
+
+        sampler = PeakSampler()
     try:
         cfg = load_config(args.params, parse_overrides(args.set))
         from avsal.utils import numerics
 
         numerics.apply(cfg.runtime.cpu_numerics, threads=cfg.runtime.cpu_threads)
-        result = main(args, cfg)
+        if sampler is None:
+            result = main(args, cfg)
+        else:
+            with sampler:
+                result = main(args, cfg)
     except (AvsalError, FileNotFoundError) as exc:
         _fail(prog, exc, args.verbose)
     _record_modules(prog)
+    _record_resources(prog, sampler)
     shown = {
         k: v for k, v in result.items() if k != "history"
     }  # per-epoch histories stay in the report files

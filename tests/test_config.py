@@ -112,3 +112,25 @@ def test_importing_the_config_does_not_import_torch():
     code = "import avsal.config, sys; print('torch' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "False"
+
+
+def test_synth_formats_are_optional_checked_and_keyless_at_their_default(repo_root):
+    """``synth.formats`` (added with the scale world) may be absent; while empty it leaves the
+    params identity (replicates' key) as it was before the key existed; set, it changes it."""
+    import dataclasses
+
+    from avsal.config import ClipFormat, ConfigError, load_config, load_profile, with_overrides
+    from avsal.experiments import params_key
+
+    cfg = load_config(repo_root / "params.yaml")
+    assert cfg.synth.formats == ()
+    assert "formats" not in cfg.to_dict(identity=True)["synth"]
+    assert "formats" in cfg.to_dict()["synth"]
+    scaled = dataclasses.replace(
+        cfg, synth=dataclasses.replace(cfg.synth, formats=(ClipFormat(320, 240, 17.6),))
+    )
+    assert params_key(scaled) != params_key(cfg)
+    merged = load_profile(repo_root / "params.yaml", repo_root / "profiles" / "scale.yaml")
+    assert len(merged["synth"]["formats"]) == 3  # a profile may set a key params.yaml omits
+    with pytest.raises(ConfigError, match=r"synth.formats\[0\] needs .* height divisible by 4"):
+        with_overrides(cfg, {"synth.formats": [{"width": 320, "height": 238, "fps": 25.0}]})

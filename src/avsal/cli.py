@@ -28,7 +28,7 @@ def _load(args: argparse.Namespace):
 def _cmd_synth(args: argparse.Namespace) -> dict[str, Any]:
     from avsal.stages.data import synth
 
-    return synth(_load(args), out=args.out, seed=args.seed, force=args.force)
+    return synth(_load(args), out=args.out, seed=args.seed, force=args.force, workers=args.workers)
 
 
 def _cmd_data(args: argparse.Namespace) -> dict[str, Any]:
@@ -184,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="output folder (default: paths.data)")
     s.add_argument("--seed", type=int, default=None, help="world seed (default: synth.seed)")
     s.add_argument("--force", action="store_true", help="replace an existing folder")
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes rendering in parallel (default: the cores; the bytes do not depend on it)",
+    )
     s.set_defaults(func=_cmd_synth)
 
     s = sub.add_parser(

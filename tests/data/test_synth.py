@@ -141,3 +141,39 @@ def test_sets_differ_in_statistics(tiny_world):
         )
         > 1
     )
+
+
+def test_parallel_generation_gives_the_bytes_of_one_process(tiny_world, tmp_path):
+    scfg, root = tiny_world
+    parallel = generate_world(scfg, tmp_path / "parallel", workers=2)
+    assert _tree_hash(root) == _tree_hash(parallel.root)
+
+
+def test_scale_world_formats_mix_sizes_and_rates_and_unseen_categories_need_not_be_ave(
+    cfg, tiny_world, tmp_path
+):
+    """The scale world's rules: each clip in one of ``formats`` (as decoded, not as planned),
+    and a category outside AVE's 28 (an unseen one) still gets a look and a sound."""
+    import dataclasses
+
+    from avsal.config import ClipFormat
+    from avsal.data.synth import clip_format
+
+    scfg, _ = tiny_world
+    formats = (ClipFormat(64, 48, 8.0), ClipFormat(96, 56, 12.5, share=2.0))
+    scale = dataclasses.replace(scfg, formats=formats, unseen_categories=("Thunder", "Typewriter"))
+    world = generate_world(scale, tmp_path / "scale", workers=2)
+    manifest = json.loads((world.root / "SYNTH_MANIFEST.json").read_text())["ave"]
+    seen = set()
+    for vid, entry in manifest.items():
+        w, h, fps = entry["format"]
+        clip = decode_clip(world.root / "AVE_Dataset" / "AVE" / f"{vid}.mp4", fps=fps)
+        assert clip.info.width == w and clip.info.height == h
+        assert abs(clip.info.native_fps - fps) < 0.01
+        seen.add((w, h, fps))
+    assert seen == {(f.width, f.height, f.fps) for f in formats}
+    # the draw is per clip, from its own generator: the same with or without other clips
+    assert [clip_format(scale, i) for i in range(3)] == [clip_format(scale, i) for i in range(3)]
+    unseen = json.loads((world.root / "SYNTH_MANIFEST.json").read_text())["fixations"]["Coutrot2"]
+    assert {e["category"] for e in unseen.values()} <= {"Thunder", "Typewriter"}
+    assert category_look("Thunder") != category_look("Typewriter")

@@ -7,8 +7,6 @@ MLflow run with params, per-epoch metrics and provenance tags to the repo's sqli
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,18 +15,6 @@ import pytest
 import yaml
 
 pytestmark = pytest.mark.slow
-
-COPY = [
-    "src",
-    "pipelines",
-    "profiles",
-    "references",
-    "dvc.yaml",
-    "params.yaml",
-    "pyproject.toml",
-    ".dvcignore",
-    "reports/replicate_videos.csv",  # the claims stage's dep: replicate seeds (none yet)
-]
 
 
 def _run(
@@ -44,40 +30,18 @@ def _run(
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, repo_root: Path):
-    from avsal.config import load_profile
+    """The tiny profile in a sandbox (experiments.sandbox: the code `avsal sandbox` runs)."""
+    from avsal.experiments.sandbox import create_sandbox
 
-    root = tmp_path_factory.mktemp("pipeline") / "repo"
-    root.mkdir()
-    for name in COPY:
-        src = repo_root / name
-        if src.is_dir():
-            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(src, root / name)
-    merged = load_profile(repo_root / "params.yaml", repo_root / "profiles" / "tiny.yaml")
-    (root / "params.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MLFLOW_TRACKING_URI", "DVC_", "AVSAL_PIPELINE_ID"))
-    }
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    env["PYTHONPATH"] = str(root / "src")  # the copy's code, not the checkout's
-    env["AVSAL_RECORD_MODULES"] = str(
-        root.parent / "modules"
-    )  # each stage: the avsal modules it loaded
-    _run(["git", "init", "-q"], root, env)
-    _run(["git", "config", "user.email", "ci@example.com"], root, env)
-    _run(["git", "config", "user.name", "ci"], root, env)
-    _run(["dvc", "init", "-q"], root, env)
-    _run(["dvc", "config", "core.analytics", "false"], root, env)
-    _run([sys.executable, "-m", "avsal.cli", "synth", "--out", "data"], root, env)
-    _run(["dvc", "add", "-q", "data"], root, env)
-    _run(["git", "add", "-A"], root, env)
-    _run(["git", "commit", "-qm", "init"], root, env)
-    return root, env
+    base = tmp_path_factory.mktemp("pipeline")
+    sandbox, world = create_sandbox(
+        repo_root,
+        base / "repo",
+        profiles=("profiles/tiny.yaml",),
+        record_modules=base / "modules",  # each stage: the avsal modules it loaded
+    )
+    assert world["clips"] > 0
+    return sandbox.root, sandbox.env
 
 
 def test_repro_end_to_end_then_up_to_date_then_partial_rerun(repo):
@@ -182,3 +146,34 @@ def test_mlflow_runs_logged(repo):
     # the report's headline is on the pipeline's parent run: what comparing parents shows
     report = json.loads((root / "reports" / "metrics.json").read_text())
     assert report["mean"]["stanet"]["cc"] in info["parent_cc"]
+
+
+def test_map_stores_written_in_small_chunks_are_the_same_bytes(repo):
+    """CAMs, pseudo-GT, method maps and predictions streamed one inference batch (or one clip)
+    per chunk: every output keeps its bytes, so `dvc status` stays clean."""
+    root, env = repo
+    code = (
+        "from avsal.config import load_config; from avsal.utils import numerics;"
+        "cfg = load_config('params.yaml');"
+        "numerics.apply(cfg.runtime.cpu_numerics, threads=cfg.runtime.cpu_threads);"
+        "from avsal.stages.cams import run_cams, run_scam;"
+        "from avsal.stages.method_maps import run as method_maps;"
+        "from avsal.stages.sta import run_predict;"
+        "[f(cfg, stage=s, chunk_bytes=1) for s in ('coarse', 'fine') for f in (run_cams, run_scam)];"
+        "[method_maps(cfg, name=n, chunk_bytes=1) for n in cfg.datasets.fixation_sets];"
+        "[run_predict(cfg, name=n, chunk_bytes=1) for n in cfg.datasets.fixation_sets]"
+    )
+    _run([sys.executable, "-c", code], root, env)
+    status = _run(["dvc", "status"], root, env).stdout
+    assert "up to date" in status, status
+
+
+def test_each_stage_recorded_its_time_and_peak_memory(repo):
+    import json
+
+    root, _ = repo
+    records = [json.loads(p.read_text()) for p in (root.parent / "repo.resources").glob("*.json")]
+    stages = {r["stage"] for r in records}
+    assert {"prepare", "train_sta@sta", "report"} <= stages, stages
+    for r in records:
+        assert r["anon_mib"] > 10 and r["rss_mib"] >= r["anon_mib"] and r["seconds"] >= 0, r

@@ -43,6 +43,12 @@ def check(cfg: Config) -> None:
         raise ConfigError(
             f"{src}: synth.split_fractions must sum to 1, got {cfg.synth.split_fractions}"
         )
+    for i, f in enumerate(cfg.synth.formats):
+        if f.width % 2 or f.height % 4 or f.fps <= 0 or f.share <= 0:
+            raise ConfigError(
+                f"{src}: synth.formats[{i}] needs an even width, a height divisible by 4 (the "
+                f"writer's 4:2:0 planes) and positive fps and share, got {f}"
+            )
     if cfg.model.clip_frames < 1 or cfg.model.clip_frames % 2 == 0:
         raise ConfigError(
             f"{src}: model.clip_frames must be odd and >= 1, got {cfg.model.clip_frames}"

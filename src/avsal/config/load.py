@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from avsal.config.checks import check
+from avsal.config.checks import check, param_type
 from avsal.config.convert import from_dict
 from avsal.config.schema import Config, ConfigError
 
@@ -82,7 +82,8 @@ def load_config(
 def deep_merge(
     base: dict[str, Any], overrides: dict[str, Any], *, where: str = "", source: str = "<profile>"
 ) -> dict[str, Any]:
-    """``base`` with ``overrides`` merged in, key by key; a key unknown to ``base`` is an error.
+    """``base`` with ``overrides`` merged in, key by key; a key unknown to ``base`` and to the
+    schema is an error (one the schema knows, an optional param, may be new to ``base``).
 
     Mappings merge recursively (a section keeps the keys a profile does not mention), except
     ``synth.fixation_sets``, which a profile replaces whole (it chooses the sets).
@@ -91,7 +92,10 @@ def deep_merge(
     for k, v in overrides.items():
         path = f"{where}.{k}" if where else k
         if k not in base:
-            raise ConfigError(f"{source}: unknown key '{path}'")
+            try:
+                param_type(path)
+            except KeyError:
+                raise ConfigError(f"{source}: unknown key '{path}'") from None
         if isinstance(v, dict) and isinstance(base[k], dict) and path != "synth.fixation_sets":
             out[k] = deep_merge(base[k], v, where=path, source=source)
         else:
@@ -99,13 +103,19 @@ def deep_merge(
     return out
 
 
-def load_profile(params: str | Path, profile: str | Path) -> dict[str, Any]:
-    """params.yaml merged with a profile file (e.g. ``profiles/paper.yaml``), validated."""
-    base = yaml.safe_load(Path(params).read_text())
-    prof = yaml.safe_load(Path(profile).read_text()) or {}
-    merged = deep_merge(base, prof, source=str(profile))
-    cfg = from_dict(Config, merged, source=f"{params} + {profile}")
-    check(dataclasses.replace(cfg, params_file=f"{params} + {profile}"))
+def load_profile(
+    params: str | Path, *profiles: str | Path, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """params.yaml merged with profile files in order (e.g. ``profiles/paper.yaml``), then
+    dotted-key ``overrides``; validated.  Returns the raw mapping (a params.yaml to write)."""
+    merged = yaml.safe_load(Path(params).read_text())
+    for profile in profiles:
+        prof = yaml.safe_load(Path(profile).read_text()) or {}
+        merged = deep_merge(merged, prof, source=str(profile))
+    source = " + ".join(str(p) for p in (params, *profiles))
+    apply_overrides(merged, overrides or {}, source=source)
+    cfg = from_dict(Config, merged, source=source)
+    check(dataclasses.replace(cfg, params_file=source))
     return merged
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "ProjectConfig",
     "PathsConfig",
     "FixationSetSynth",
+    "ClipFormat",
     "SynthConfig",
     "AVEConfig",
     "PrepareConfig",
@@ -51,6 +52,12 @@ FIXATION_SETS: dict[str, str] = {
     "Coutrot1": "Coutrot_db1",
     "Coutrot2": "Coutrot_db2",
 }
+
+
+#: field metadata: a param added after results were recorded; while it holds its default (the
+#: old behaviour) it is left out of :meth:`Config.to_dict` ``(identity=True)``, so runs recorded
+#: before it existed still count as runs with the same params (experiments.replicates)
+KEYLESS_DEFAULT = "keyless_default"
 
 
 class ConfigError(AvsalError, ValueError):
@@ -96,6 +103,16 @@ class FixationSetSynth:
 
 
 @dataclass(frozen=True)
+class ClipFormat:
+    """One frame size and rate of synthetic AVE clips (AVE mixes 320x240 .. 1280x720, 17.6 .. 30 fps)."""
+
+    width: int
+    height: int
+    fps: float
+    share: float = 1.0  # relative frequency among the formats
+
+
+@dataclass(frozen=True)
 class SynthConfig:
     seed: int
     categories: tuple[str, ...]
@@ -113,6 +130,9 @@ class SynthConfig:
     silent_part_fraction: float  # clips that also show a silent object of another category
     split_fractions: tuple[float, float, float]
     fixation_sets: dict[str, FixationSetSynth]
+    # AVE-like clip formats drawn per clip (the scale world); empty: every clip is width x height
+    # at fps, as in the embedded world
+    formats: tuple[ClipFormat, ...] = field(default=(), metadata={KEYLESS_DEFAULT: True})
 
 
 @dataclass(frozen=True)
@@ -342,8 +362,23 @@ class Config:
     )  # optional: configs recorded before it load
     params_file: str = field(default="<dict>", compare=False, metadata={"internal": True})
 
-    def to_dict(self) -> dict[str, Any]:
-        """The params mapping (what :func:`from_dict` reads back); ``params_file`` is no param."""
+    def to_dict(self, *, identity: bool = False) -> dict[str, Any]:
+        """The params mapping (what :func:`from_dict` reads back); ``params_file`` is no param.
+
+        ``identity``: the mapping that identifies a run's params, without the
+        :data:`KEYLESS_DEFAULT` fields that hold their default.
+        """
         out = dataclasses.asdict(self)
         out.pop("params_file", None)
+        if identity:
+            _drop_keyless_defaults(self, out)
         return out
+
+
+def _drop_keyless_defaults(obj: Any, raw: dict[str, Any]) -> None:
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.metadata.get(KEYLESS_DEFAULT) and value == f.default:
+            raw.pop(f.name, None)
+        elif dataclasses.is_dataclass(value):
+            _drop_keyless_defaults(value, raw[f.name])

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from avsal.data.prepared import PreparedSet
 from avsal.utils.io import atomic_write_json
 
-__all__ = ["FrameDataset", "MapStore", "to_float_frames", "clip_indices"]
+__all__ = ["FrameDataset", "MapStore", "RowView", "to_float_frames", "clip_indices"]
 
 Ref = tuple[int, int]  # (clip number in the prepared index, frame index in the clip)
 
@@ -118,6 +118,21 @@ class FrameDataset(Dataset):
         if self.switch is not None:
             sample["switch"] = torch.tensor(float(self.switch[k]))
         return sample
+
+
+class RowView:
+    """Rows ``index`` of a (memory-mapped) array, read one at a time: a dataset's targets
+    without a copy of them in memory.  ``view[k]`` is ``array[index[k]]``."""
+
+    def __init__(self, array: np.ndarray, index: Sequence[int]) -> None:
+        self.array, self.index = array, np.asarray(index, np.int64)
+        self.shape = (len(self.index), *array.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, k: int) -> np.ndarray:
+        return np.asarray(self.array[int(self.index[k])])
 
 
 @dataclass

@@ -19,7 +19,10 @@ test runs on a fresh machine, and the paper's claims become testable:
 * the six sets differ in statistics; one (Coutrot2's place) shows categories unseen in training.
 
 Everything is drawn from one ``numpy.random.Generator`` per clip, seeded from (seed, clip index),
-and all writers avoid timestamps, so the same seed and pinned packages give identical bytes.
+and all writers avoid timestamps, so the same seed and pinned packages give identical bytes, and
+the clips and fixation videos can be rendered in parallel processes (``workers``) with the same
+bytes as one process: what a clip draws depends on its own generator only.  ``synth.formats``
+(the scale world) gives clips AVE's mix of frame sizes and rates, one format drawn per clip.
 """
 
 from __future__ import annotations
@@ -28,8 +31,12 @@ import json
 import math
 import shutil
 import string
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -49,7 +56,7 @@ from avsal.data.synth_scene import (
     silent_part_object,
 )
 
-__all__ = ["generate_world", "SynthResult"]
+__all__ = ["generate_world", "clip_format", "SynthResult"]
 
 _ID_CHARS = string.ascii_letters + string.digits + "-_"
 
@@ -77,11 +84,27 @@ def _video_id(rng: np.random.Generator, taken: set[str]) -> str:
             return vid
 
 
+def clip_format(cfg: SynthConfig, index: int) -> tuple[int, int, float]:
+    """(width, height, fps) of AVE clip ``index``: drawn from ``cfg.formats`` by share, from a
+    generator of its own (so the embedded world, without formats, draws nothing extra)."""
+    if not cfg.formats:
+        return cfg.width, cfg.height, cfg.fps
+    share = np.array([f.share for f in cfg.formats], np.float64)
+    pick = np.random.default_rng([cfg.seed, 4, index]).choice(len(share), p=share / share.sum())
+    f = cfg.formats[int(pick)]
+    return f.width, f.height, f.fps
+
+
 def _ave_clip(
-    rng: np.random.Generator, cfg: SynthConfig, cats: list[str], off_tag: str | None
+    rng: np.random.Generator,
+    cfg: SynthConfig,
+    cats: list[str],
+    off_tag: str | None,
+    fmt: tuple[int, int, float],
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, int, int]], dict]:
     """Render one AVE-like clip; returns frames, audio, segments and a manifest entry."""
-    H, W, D = cfg.height, cfg.width, cfg.clip_seconds
+    W, H, fps = fmt
+    D = cfg.clip_seconds
     bg, pan = background(rng, H, W)
     objects: list[SceneObject] = []
     segments = []
@@ -101,8 +124,8 @@ def _ave_clip(
     silent = silent_part_object(rng, cfg, H, W, exclude=cats)
     if silent is not None:
         objects.insert(0, silent)
-    n_frames = int(round(D * cfg.fps))
-    frames = np.stack([render_frame(k / cfg.fps, bg, pan, objects, H, W) for k in range(n_frames)])
+    n_frames = int(round(D * fps))
+    frames = np.stack([render_frame(k / fps, bg, pan, objects, H, W) for k in range(n_frames)])
     ta = np.arange(D * cfg.audio_rate) / cfg.audio_rate
     audio = rng.normal(0, 0.01, size=ta.shape)
     for obj, (_cat, s, e) in zip([o for o in objects if o.look and not o.silent], segments):
@@ -114,10 +137,45 @@ def _ave_clip(
         "off_tag_audio": off_tag,
         "silent_part": silent.look.name if silent else None,
     }
+    if cfg.formats:
+        entry["format"] = [W, H, fps]
     return frames, audio.astype(np.float32), segments, entry
 
 
-def _write_ave(cfg: SynthConfig, root: Path, res: SynthResult) -> None:
+def _render_ave_clip(job: tuple) -> tuple[list[tuple[str, int, int]], dict, int]:
+    """Worker: render and write clip ``index``, continuing its generator from ``state``."""
+    cfg, index, cats, off_tag, state, path = job
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state
+    fmt = clip_format(cfg, index)
+    frames, audio, segments, entry = _ave_clip(rng, cfg, cats, off_tag, fmt)
+    write_mp4(path, frames, fmt[2], audio, cfg.audio_rate)
+    return segments, entry, len(frames)
+
+
+def _init_worker() -> None:
+    cv2.setNumThreads(1)  # the processes share the cores (thread_share's rule)
+
+
+def _pmap(fn: Callable[[Any], Any], jobs: list, workers: int, desc: str) -> Iterator[Any]:
+    """``map(fn, jobs)`` in order, over ``workers`` processes (in this one when 1), with a bar."""
+    bar = tqdm(total=len(jobs), desc=desc, unit="item", leave=False)
+    results: Iterable[Any]
+    if workers <= 1 or len(jobs) <= 1:
+        results = map(fn, jobs)
+        for r in results:
+            bar.update()
+            yield r
+    else:
+        ctx = get_context("fork")  # as prepare's pool; spawn would re-run a script's __main__
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
+            for r in pool.map(fn, jobs, chunksize=1):
+                bar.update()
+                yield r
+    bar.close()
+
+
+def _write_ave(cfg: SynthConfig, root: Path, res: SynthResult, workers: int) -> None:
     rng_master = np.random.default_rng([cfg.seed, 1])
     clip_dir = root / "AVE"
     clip_dir.mkdir(parents=True)
@@ -134,21 +192,25 @@ def _write_ave(cfg: SynthConfig, root: Path, res: SynthResult) -> None:
         a, b = rng_master.choice(len(cfg.categories), size=2, replace=False)
         plan.append(([cfg.categories[a], cfg.categories[b]], "train"))
     manifest = {}
-    for i, (cats, split) in enumerate(tqdm(plan, desc="synth AVE clips", unit="clip", leave=False)):
+    jobs, vids = [], []
+    for i, (cats, _split) in enumerate(plan):
+        # ids need the set of ids taken so far: drawn here, in order; the rest in the workers
         rng = np.random.default_rng([cfg.seed, 2, i])
         vid = _video_id(rng, taken)
         off_tag = None
         if len(cats) == 1 and rng.random() < cfg.off_tag_audio_fraction:
             others = [c for c in cfg.categories if c != cats[0]]
             off_tag = others[int(rng.integers(len(others)))]
-        frames, audio, segments, entry = _ave_clip(rng, cfg, cats, off_tag)
-        write_mp4(clip_dir / f"{vid}.mp4", frames, cfg.fps, audio, cfg.audio_rate)
+        jobs.append((cfg, i, cats, off_tag, rng.bit_generator.state, clip_dir / f"{vid}.mp4"))
+        vids.append(vid)
+    done = _pmap(_render_ave_clip, jobs, workers, "synth AVE clips")
+    for (_cats, split), vid, (segments, entry, n_frames) in zip(plan, vids, done):
         for cat, s, e in segments:
             rows.append((cat, vid, s, e, split))
         entry["split"] = split
         manifest[vid] = entry
         res.n_clips += 1
-        res.n_clip_frames += len(frames)
+        res.n_clip_frames += n_frames
     # the real release has one zero-length row; keep that quirk so readers must handle it
     zero_vid = _video_id(rng_master, taken)
     zero_row = (cfg.categories[0], zero_vid, 0, 0, "train")
@@ -213,16 +275,9 @@ def _observer_fixations(
     return out
 
 
-def _write_fixation_video(
-    cfg: SynthConfig,
-    name: str,
-    set_name: str,
-    spec,
-    vid: str,
-    idx: int,
-    root: Path,
-    res: SynthResult,
-) -> int:
+def _write_fixation_video(job: tuple) -> tuple[int, dict]:
+    """Worker: render and write one eye-tracking video; returns its frame count and manifest."""
+    cfg, name, set_name, spec, vid, idx, root = job
     rng = np.random.default_rng([cfg.seed, 3, list(FIXATION_SETS).index(set_name), idx])
     H, W = spec.height, spec.width
     pool = cfg.unseen_categories if spec.unseen_categories else cfg.categories
@@ -279,26 +334,41 @@ def _write_fixation_video(
     heard = category_look(off_tag) if off_tag else look
     audio = rng.normal(0, 0.01, size=ta.shape) + signature(heard, ta, sounding.phase)
     (wdir / f"{vid}.wav").write_bytes(wav_bytes(audio.astype(np.float32), cfg.audio_rate))
-    res.manifest.setdefault("fixations", {}).setdefault(set_name, {})[vid] = {
+    entry = {
         "category": cat,
         "off_tag_audio": off_tag,
         "silent_part": silent.look.name if silent else None,
     }
-    res.n_fixation_videos += 1
-    res.n_fixation_frames += n
-    return n
+    return n, entry
 
 
-def _write_fixation_sets(cfg: SynthConfig, root: Path, res: SynthResult) -> None:
+def _write_fixation_sets(cfg: SynthConfig, root: Path, res: SynthResult, workers: int) -> None:
     lists = root / "fold_lists"
     lists.mkdir(parents=True)
-    for set_name, spec in tqdm(cfg.fixation_sets.items(), desc="synth fixation sets", leave=False):
+    jobs = [
+        (
+            cfg,
+            FIXATION_SETS[set_name],
+            set_name,
+            spec,
+            f"{FIXATION_SETS[set_name]}_v{j + 1:02d}",
+            j,
+            root,
+        )
+        for set_name, spec in cfg.fixation_sets.items()
+        for j in range(spec.videos)
+    ]
+    done = list(_pmap(_write_fixation_video, jobs, workers, "synth fixation videos"))
+    per_set: dict[str, list[str]] = {}
+    for job, (n, entry) in zip(jobs, done):
+        _cfg, _folder, set_name, spec, vid, _j, _root = job
+        res.manifest.setdefault("fixations", {}).setdefault(set_name, {})[vid] = entry
+        res.n_fixation_videos += 1
+        res.n_fixation_frames += n
+        per_set.setdefault(set_name, []).append(f"{vid} {n} {spec.fps:.6f}")
+    for set_name, spec in cfg.fixation_sets.items():
         folder = FIXATION_SETS[set_name]
-        videos = []
-        for j in range(spec.videos):
-            vid = f"{folder}_v{j + 1:02d}"
-            n = _write_fixation_video(cfg, folder, set_name, spec, vid, j, root, res)
-            videos.append(f"{vid} {n} {spec.fps:.6f}")
+        videos = per_set.get(set_name, [])
         if spec.folds <= 1:
             n_test = max(1, len(videos) // 3)
             folds = {None: (videos[n_test:], videos[:n_test])}
@@ -316,8 +386,12 @@ def _write_fixation_sets(cfg: SynthConfig, root: Path, res: SynthResult) -> None
             (lists / f"{folder}_list_test{suffix}_fps.txt").write_text("\n".join(test) + "\n")
 
 
-def generate_world(cfg: SynthConfig, out: str | Path, *, force: bool = False) -> SynthResult:
+def generate_world(
+    cfg: SynthConfig, out: str | Path, *, force: bool = False, workers: int = 1
+) -> SynthResult:
     """Write the synthetic world to ``out`` (``AVE_Dataset/`` and ``fixations/`` inside).
+
+    ``workers`` processes render clips and videos in parallel; the bytes do not depend on it.
 
     Written into ``<out>.partial`` first and renamed at the end, so an interrupted run leaves
     no half-written world; an existing ``out`` is replaced only with ``force``.
@@ -333,8 +407,8 @@ def generate_world(cfg: SynthConfig, out: str | Path, *, force: bool = False) ->
     tmp.mkdir(parents=True)
     res = SynthResult(root=out)
     try:
-        _write_ave(cfg, tmp / "AVE_Dataset", res)
-        _write_fixation_sets(cfg, tmp / "fixations", res)
+        _write_ave(cfg, tmp / "AVE_Dataset", res, workers)
+        _write_fixation_sets(cfg, tmp / "fixations", res, workers)
         (tmp / "SYNTH_MANIFEST.json").write_text(
             json.dumps(res.manifest, indent=1, sort_keys=True) + "\n"
         )

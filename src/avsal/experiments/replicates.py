@@ -58,7 +58,7 @@ def params_key(cfg: Config) -> str:
     The claims stage depends on exactly these params in dvc.yaml (a test checks), so a change
     of any of them reruns it and drops replicates that no longer match.
     """
-    params = {k: v for k, v in cfg.to_dict().items() if k not in NOT_PIPELINE_PARAMS}
+    params = {k: v for k, v in cfg.to_dict(identity=True).items() if k not in NOT_PIPELINE_PARAMS}
     params["project"] = {k: v for k, v in params["project"].items() if k != "seed"}
     return digest(params)
 

@@ -15,20 +15,33 @@ __all__ = ["synth", "has_dvc_remote", "fetch", "use_real_data"]
 
 
 def synth(
-    cfg: Config, *, out: str | Path | None = None, seed: int | None = None, force: bool = False
+    cfg: Config,
+    *,
+    out: str | Path | None = None,
+    seed: int | None = None,
+    force: bool = False,
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """Generate the synthetic world into ``paths.data``; returns its size and timing."""
+    """Generate the synthetic world into ``paths.data``; returns its size and timing.
+
+    ``workers`` processes (default: every core, or this process's share under
+    ``$AVSAL_PARALLEL``) render in parallel; the bytes are the same for any number.
+    """
     import dataclasses
+
+    from avsal.utils.numerics import thread_share
 
     scfg = cfg.synth if seed is None else dataclasses.replace(cfg.synth, seed=seed)
     t0 = time.perf_counter()
-    res = generate_world(scfg, out or cfg.paths.data, force=force)
+    workers = thread_share() if workers is None else workers
+    res = generate_world(scfg, out or cfg.paths.data, force=force, workers=workers)
     return {
         "clips": res.n_clips,
         "clip_frames": res.n_clip_frames,
         "fixation_videos": res.n_fixation_videos,
         "fixation_frames": res.n_fixation_frames,
         "megabytes": round(res.bytes / 1e6, 2),
+        "workers": workers,
         "seconds": round(time.perf_counter() - t0, 2),
     }
 

@@ -2,7 +2,7 @@
 produce pseudo fixations (cams, scam) and by the stage that runs the method on the fixation sets
 (method_maps).
 
-``compute_cams`` stores, per row, the three CAMs (Eq. 1) at the cached-frame size and the three
+``cam_chunks`` gives, per row, the three CAMs (Eq. 1) at the cached-frame size and the three
 nets' softmax probabilities; ``fuse`` applies Eq. 2-3 (or the released code's / the average rule).
 Untagged videos (the fixation sets) take ``v`` = the S net's top-1 class (Eq. 2 names the S net's
 tag); Eq. 3 then zeroes a net whose own top-1 differs.  Fine-stage CAMs are computed on the crops
@@ -10,6 +10,8 @@ and pasted back into full-frame coordinates.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -23,11 +25,20 @@ from avsal.cam import (
 )
 from avsal.config import Config
 from avsal.data.datasets import FrameDataset
+from avsal.data.map_writer import CHUNK_BYTES, chunk_rows
 from avsal.data.prepared import PreparedSet
 from avsal.stages.artifacts import NETS, Paths
 from avsal.stages.common import NET_INPUTS, infer, load_net, load_switch
 
-__all__ = ["tagged_rows", "compute_cams", "fuse", "frame_max", "postprocess"]
+__all__ = [
+    "tagged_rows",
+    "CamNets",
+    "cam_chunks",
+    "clip_groups",
+    "fuse",
+    "frame_max",
+    "postprocess",
+]
 
 
 def tagged_rows(
@@ -42,7 +53,80 @@ def tagged_rows(
     return refs, np.array(tags, np.int64)
 
 
-def compute_cams(
+class CamNets:
+    """The nets of one SCAM stage, loaded once: CAMs and probabilities of any rows."""
+
+    def __init__(self, cfg: Config, stage: str, nets: tuple[str, ...] = NETS) -> None:
+        paths = Paths(cfg)
+        switch = load_switch(cfg)
+        self.cfg, self.stage = cfg, stage
+        self.models = {
+            kind: load_net(
+                cfg,
+                kind,
+                paths.model(stage, kind),
+                num_classes=len(cfg.ave.categories),
+                switch=switch if kind in ("sa", "sta_cls") else None,
+            )
+            for kind in nets
+        }
+
+    def rows(
+        self,
+        prepared: PreparedSet,
+        refs: list[tuple[int, int]],
+        tags: np.ndarray | None,
+        boxes: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
+        """``cams`` float16 [n, nets, H, W] (cached-frame size), ``probs`` float32 [n, nets, C],
+        ``tags`` [n] of ``refs``.  ``tags=None``: untagged video, ``v`` = the first net's top-1;
+        ``boxes``: the inputs are crops (fine stage), each CAM pasted back into its box."""
+        cfg = self.cfg
+        size = (cfg.coarse if self.stage == "coarse" else cfg.fine).input_size
+        full = prepared.frame_size
+        cams = np.zeros((len(refs), len(self.models), *full), np.float16)
+        probs = np.zeros((len(refs), len(self.models), len(cfg.ave.categories)), np.float32)
+        v = None if tags is None else np.asarray(tags, np.int64)
+        for k, (kind, model) in enumerate(self.models.items()):
+            clip_frames = cfg.model.clip_frames if kind in ("st", "sta_cls") else 1
+            ds = _IndexedFrames(
+                FrameDataset(prepared, refs, input_size=size, clip_frames=clip_frames, boxes=boxes),
+                v,
+            )
+            out_size = size if boxes is not None else full
+
+            def fn(m, b, kind=kind, out_size=out_size):
+                cam, p, cls = cam_and_probs(
+                    m, {key: b[key] for key in NET_INPUTS[kind]}, b["v"], out_size=tuple(out_size)
+                )
+                return {"cam": cam, "probs": p, "cls": cls}
+
+            res = infer(
+                model,
+                ds,
+                fn,
+                batch_size=cfg.runtime.infer_batch_size,
+                device=cfg.runtime.device,
+                desc=f"CAM {self.stage}-{kind}",
+            )
+            if v is None:
+                v = res["cls"].astype(np.int64)
+            probs[:, k] = res["probs"]
+            if boxes is None:
+                cams[:, k] = res["cam"].astype(np.float16)
+            else:
+                for r in range(len(refs)):
+                    cams[r, k] = (
+                        paste_back(torch.from_numpy(res["cam"][r]), _box(boxes[r]), full)
+                        .numpy()
+                        .astype(np.float16)
+                    )
+        if v is None:  # no rows
+            v = np.zeros(0, np.int64)
+        return {"cams": cams, "probs": probs, "tags": v}
+
+
+def cam_chunks(
     cfg: Config,
     stage: str,
     prepared: PreparedSet,
@@ -51,61 +135,20 @@ def compute_cams(
     *,
     boxes: np.ndarray | None = None,
     nets: tuple[str, ...] = NETS,
-) -> dict[str, np.ndarray]:
-    """CAMs [N, len(nets), H, W] (cached-frame size), probs [N, len(nets), C], tags [N].
-
-    ``tags=None``: untagged video, ``v`` = the first net's top-1.  ``boxes``: the inputs are
-    crops (fine stage) and each CAM is pasted back into its box.
-    """
-    paths = Paths(cfg)
-    size = (cfg.coarse if stage == "coarse" else cfg.fine).input_size
-    full = prepared.frame_size
-    n_classes = len(cfg.ave.categories)
-    switch = load_switch(cfg)
-    cams = np.zeros((len(refs), len(nets), *full), np.float16)
-    probs = np.zeros((len(refs), len(nets), n_classes), np.float32)
-    v = None if tags is None else np.asarray(tags, np.int64)
-    for k, kind in enumerate(nets):
-        model = load_net(
-            cfg,
-            kind,
-            paths.model(stage, kind),
-            num_classes=n_classes,
-            switch=switch if kind in ("sa", "sta_cls") else None,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> Iterator[dict[str, np.ndarray]]:
+    """:meth:`CamNets.rows` of ``refs`` chunk by chunk, in row order (what a stage writes)."""
+    cam_nets = CamNets(cfg, stage, nets)
+    h, w = prepared.frame_size
+    step = chunk_rows(len(nets) * h * w * 4, cfg.runtime.infer_batch_size, chunk_bytes)
+    for s in range(0, len(refs), step):
+        e = min(s + step, len(refs))
+        yield cam_nets.rows(
+            prepared,
+            refs[s:e],
+            None if tags is None else tags[s:e],
+            None if boxes is None else boxes[s:e],
         )
-        clip_frames = cfg.model.clip_frames if kind in ("st", "sta_cls") else 1
-        ds = _IndexedFrames(
-            FrameDataset(prepared, refs, input_size=size, clip_frames=clip_frames, boxes=boxes), v
-        )
-        out_size = size if boxes is not None else full
-
-        def fn(m, b, kind=kind, out_size=out_size):
-            cam, p, cls = cam_and_probs(
-                m, {key: b[key] for key in NET_INPUTS[kind]}, b["v"], out_size=tuple(out_size)
-            )
-            return {"cam": cam, "probs": p, "cls": cls}
-
-        res = infer(
-            model,
-            ds,
-            fn,
-            batch_size=cfg.runtime.infer_batch_size,
-            device=cfg.runtime.device,
-            desc=f"CAM {stage}-{kind}",
-        )
-        if v is None:
-            v = res["cls"].astype(np.int64)
-        probs[:, k] = res["probs"]
-        if boxes is None:
-            cams[:, k] = res["cam"].astype(np.float16)
-        else:
-            for r in range(len(refs)):
-                cams[r, k] = (
-                    paste_back(torch.from_numpy(res["cam"][r]), _box(boxes[r]), full)
-                    .numpy()
-                    .astype(np.float16)
-                )
-    return {"cams": cams, "probs": probs, "tags": v}
 
 
 def _box(b: np.ndarray) -> Box:
@@ -177,3 +220,19 @@ def postprocess(cfg: Config, refs: list[tuple[str, int]], maps: np.ndarray) -> n
         )
         out[rows] = sm.numpy()
     return out
+
+
+def clip_groups(refs: list[tuple[str, int]], rows: int) -> Iterator[tuple[int, int]]:
+    """Row ranges [start, end) of whole clips (a clip's rows are contiguous), about ``rows``
+    each: the chunks of a per-frame step that needs a clip's frames together (temporal smoothing,
+    the max over a frame's tags)."""
+    start, done = 0, set()
+    for k in range(1, len(refs) + 1):
+        at_clip_end = k == len(refs) or refs[k][0] != refs[k - 1][0]
+        if at_clip_end:
+            if refs[k - 1][0] in done:
+                raise ValueError(f"rows of clip {refs[k - 1][0]} are not contiguous")
+            done.add(refs[k - 1][0])
+        if at_clip_end and (k - start >= rows or k == len(refs)):
+            yield start, k
+            start = k

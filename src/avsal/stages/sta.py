@@ -7,7 +7,7 @@ fixation map for every frame of any video; here, the six eye-tracking sets.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from avsal.config import Config
-from avsal.data.datasets import FrameDataset, MapStore
+from avsal.data.datasets import FrameDataset, MapStore, RowView
+from avsal.data.map_writer import CHUNK_BYTES, MapStoreWriter, chunk_rows
 from avsal.data.prepared import PreparedSet
 from avsal.errors import NoTrainingData
 from avsal.stages import artifacts
@@ -39,6 +40,7 @@ __all__ = [
     "setup_training",
     "run_train",
     "run_predict",
+    "prediction_chunks",
     "predict_set",
     "uses_switch",
     "pseudo_split",
@@ -61,14 +63,15 @@ def serving_net(*, params: dict[str, Any], with_switch: bool) -> torch.nn.Module
 def pseudo_split(
     cfg: Config, prepared: PreparedSet, split: str
 ) -> tuple[list[tuple[int, int]], np.ndarray]:
-    """Refs of ``split`` frames that carry an informative final pseudo-GT map, and those maps."""
+    """Refs of ``split`` frames that carry an informative final pseudo-GT map, and those maps
+    (a view read row by row from the memory-mapped store: a training set holds no maps)."""
     store = MapStore.load(Paths(cfg).pseudo("fine"))
     refs = store.refs_in(prepared)
     informative = np.asarray(store.extra["informative"], bool)
     keep = [
         k for k, (ci, _) in enumerate(refs) if prepared.clips[ci].split == split and informative[k]
     ]
-    return [refs[k] for k in keep], np.asarray(store.maps)[keep]
+    return [refs[k] for k in keep], RowView(store.maps, keep)
 
 
 def sta_loss_fn(
@@ -230,15 +233,17 @@ def run_train(
     return metrics
 
 
-def predict_set(
+def prediction_chunks(
     cfg: Config,
     name: str,
     *,
     variant: str = "sta",
     videos: list[str] | None = None,
     model: torch.nn.Module | None = None,
-) -> MapStore:
-    """STA predictions [N, H, W] (cached-frame size, float32) of a fixation set's frames.
+    chunk_bytes: int = CHUNK_BYTES,
+) -> Iterator[MapStore]:
+    """STA predictions [n, H, W] (cached-frame size, float32) of a fixation set's frames, in
+    chunks of about ``chunk_bytes`` (whole inference batches: the numbers do not depend on it).
 
     ``videos``: only these (default all); ``model``: this net instead of the trained ``variant``
     (a tuning trial scores its net after every epoch; its train/eval mode is restored).
@@ -253,10 +258,8 @@ def predict_set(
         refs = [(ci, i) for ci, i in refs if prepared.clips[ci].clip_id in wanted]
     was_training = model.training if model is not None else False
     model = model if model is not None else load_sta(cfg, variant)
-    ds = FrameDataset(
-        prepared, refs, input_size=cfg.sta.input_size, clip_frames=cfg.model.clip_frames
-    )
     full = prepared.frame_size
+    step = chunk_rows(full[0] * full[1] * 4, cfg.runtime.infer_batch_size, chunk_bytes)
 
     def fn(m, b):
         p = m(frame=b["frame"], clip=b["clip"], audio=b["audio"])  # [B, 1, h, w] in (0, 1)
@@ -267,28 +270,52 @@ def predict_set(
         }
 
     try:
-        out = infer(
-            model,
-            ds,
-            fn,
-            batch_size=cfg.runtime.infer_batch_size,
-            device=cfg.runtime.device,
-            desc=f"predict {name}",
-        )
+        for s in range(0, len(refs), step):
+            chunk = refs[s : s + step]
+            ds = FrameDataset(
+                prepared, chunk, input_size=cfg.sta.input_size, clip_frames=cfg.model.clip_frames
+            )
+            out = infer(
+                model,
+                ds,
+                fn,
+                batch_size=cfg.runtime.infer_batch_size,
+                device=cfg.runtime.device,
+                desc=f"predict {name}",
+            )
+            yield MapStore(out["map"], [(prepared.clips[ci].clip_id, i) for ci, i in chunk])
     finally:
         model.train(was_training)
-    ids = [(prepared.clips[ci].clip_id, i) for ci, i in refs]
-    return MapStore(out["map"], ids)
 
 
-def run_predict(cfg: Config, *, name: str, variant: str = "sta") -> dict[str, Any]:
-    """Stage predict@<set>: write the STA predictions of one fixation set."""
+def predict_set(cfg: Config, name: str, **kw: Any) -> MapStore:
+    """:func:`prediction_chunks` in one store, in memory: for a tuning trial's few videos."""
+    parts = list(prediction_chunks(cfg, name, **kw))
+    if not parts:
+        h, w = artifacts.prepared(cfg, name).frame_size
+        return MapStore(np.zeros((0, h, w), np.float32), [])
+    return MapStore(
+        np.concatenate([np.asarray(p.maps) for p in parts]), [r for p in parts for r in p.refs]
+    )
+
+
+def run_predict(
+    cfg: Config, *, name: str, variant: str = "sta", chunk_bytes: int = CHUNK_BYTES
+) -> dict[str, Any]:
+    """Stage predict@<set>: write the STA predictions of one fixation set (float16 on disk),
+    chunk by chunk."""
     t0 = time.perf_counter()
-    store = predict_set(cfg, name, variant=variant)
     folder = Paths(cfg).predictions(variant, name)
-    MapStore(np.asarray(store.maps).astype(np.float16), store.refs).save(folder)  # float16 on disk
+    prepared = artifacts.prepared(cfg, name)
+    n = len(prepared.frame_refs())
+    refs: list[tuple[str, int]] = []
+    with MapStoreWriter(folder, n, maps=(tuple(prepared.frame_size), np.float16)) as out:
+        for part in prediction_chunks(cfg, name, variant=variant, chunk_bytes=chunk_bytes):
+            out.append(maps=np.asarray(part.maps).astype(np.float16))
+            refs += part.refs
+        out.finish(refs)
     return {
-        "frames": len(store.refs),
+        "frames": n,
         "seconds": round(time.perf_counter() - t0, 2),
         "path": str(folder),
     }

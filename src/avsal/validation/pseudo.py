@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,9 +15,9 @@ __all__ = ["pseudo_records", "validate_pseudo"]
 
 
 def pseudo_records(
-    maps: np.ndarray, refs: Sequence[tuple[str, int]], *, expected_size: tuple[int, int], where: str
+    maps: Any, refs: Sequence[tuple[str, int]], *, expected_size: tuple[int, int], where: str
 ) -> pd.DataFrame:
-    """One row per pseudo-GT map (statistics only; the maps stay memory-mapped)."""
+    """One row per pseudo-GT map (statistics only; ``maps[k]`` is read one map at a time)."""
     rows = []
     for k, (clip, frame) in enumerate(refs):
         m = np.asarray(maps[k], np.float32)
@@ -43,13 +44,13 @@ def validate_pseudo(
     Maps flagged uninformative by the SCAM stage (no net's top-1 is the tag) are not pseudo
     fixations and are skipped, but at least ``min_informative`` of the frames must be informative.
     """
-    from avsal.data.datasets import MapStore
+    from avsal.data.datasets import MapStore, RowView
 
     store = MapStore.load(folder)
     flags = np.asarray(store.extra.get("informative", np.ones(len(store.refs), bool)), bool)
     keep = np.flatnonzero(flags)
     df = pseudo_records(
-        store.maps[keep],
+        RowView(store.maps, keep),  # read map by map, not a copy of every informative map
         [store.refs[k] for k in keep],
         expected_size=expected_size,
         where=str(Path(folder) / "maps.npy"),

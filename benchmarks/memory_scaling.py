@@ -1,0 +1,98 @@
+"""Peak memory of every stage at N and 4N clips: does any stage hold a set in memory?
+
+Why: at the paper's scale (165k AVE frames, 120k fixation frames) a stage that keeps every
+frame's CAM, pseudo-GT map or prediction in memory needs hundreds of GB.  This runs the whole
+pipeline twice in sandboxes (``avsal sandbox``: a scratch git + DVC project, nothing of this
+checkout touched) on the scale world (``profiles/scale.yaml``: 28 categories, mixed clip sizes
+and rates, 720p fixation videos) with the embedded nets, a 360x360 frame cache (the paper's,
+so the maps are paper-sized) and one epoch per net, at ``--clips`` and 4x as many clips per
+category, and compares each stage's peak ANONYMOUS memory (what it holds; the file-backed
+pages of memory-mapped caches are page cache, reported beside it).  A stage whose memory is
+bounded shows the same peak at N and 4N; one that grows with the data shows ~4x its data part.
+
+    python benchmarks/memory_scaling.py [--clips 1] [--factor 4] [--out reports/bench/memory_scaling.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: the memory run: the scale world, paper-sized cache and maps, embedded (tiny, fast) nets
+OVERRIDES = [
+    "synth.clip_seconds=4",
+    "prepare.size=[360, 360]",
+    "coarse.train.epochs=1",
+    "fine.train.epochs=1",
+    "tagger.train.epochs=1",
+    "audio_switch.train.epochs=1",
+    "sta.train.epochs=1",
+    "validation.min_informative_pseudo=0.0",
+]
+
+
+def run(clips: int, out_dir: Path) -> dict:
+    cmd = [sys.executable, "-m", "avsal.cli", "sandbox", "--profile", "profiles/scale.yaml"]
+    for item in [*OVERRIDES, f"synth.clips_per_category={clips}"]:
+        cmd += ["-S", item]
+    cmd += ["--out", str(out_dir / f"clips{clips}")]
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{res.stderr[-3000:]}")
+    out = json.loads(res.stdout)
+    out["wall_s"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def table(small: dict, large: dict, factor: int) -> str:
+    lines = [
+        f"| stage | peak anon MiB, N | peak anon MiB, {factor}N | ratio | file-backed MiB, N / {factor}N | s, N / {factor}N |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for stage in sorted(small["stages"]):
+        a, b = small["stages"][stage], large["stages"].get(stage)
+        if b is None:
+            continue
+        lines.append(
+            f"| `{stage}` | {a['anon_mib']:.0f} | {b['anon_mib']:.0f} | "
+            f"{b['anon_mib'] / a['anon_mib']:.2f} | {a['file_mib']:.0f} / {b['file_mib']:.0f} | "
+            f"{a['seconds']:.0f} / {b['seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--clips", type=int, default=1, help="clips per category of the small run (N)")
+    ap.add_argument("--factor", type=int, default=4, help="the large run has factor x N clips")
+    ap.add_argument("--sandboxes", default=".sandbox/memory", help="where the two sandboxes go")
+    ap.add_argument("--out", default="reports/bench/memory_scaling.json")
+    args = ap.parse_args()
+    where = REPO / args.sandboxes
+    small = run(args.clips, where)
+    large = run(args.clips * args.factor, where)
+    result = {
+        "overrides": OVERRIDES,
+        "clips_per_category": [args.clips, args.clips * args.factor],
+        "world": [small["world"], large["world"]],
+        "stages": {"N": small["stages"], f"{args.factor}N": large["stages"]},
+        "wall_s": [small["wall_s"], large["wall_s"]],
+    }
+    out = REPO / args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    print(table(small, large, args.factor))
+    print(f"-> {out}")
+
+
+if __name__ == "__main__":
+    main()
