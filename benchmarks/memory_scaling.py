@@ -1,16 +1,17 @@
 """Peak memory of every stage at N and 4N clips: does any stage hold a set in memory?
 
-Why: at the paper's scale (165k AVE frames, 120k fixation frames) a stage that keeps every
+Why: at the paper's scale (164k AVE frames, 460k fixation frames) a stage that keeps every
 frame's CAM, pseudo-GT map or prediction in memory needs hundreds of GB.  This runs the whole
 pipeline twice in sandboxes (``avsal sandbox``: a scratch git + DVC project, nothing of this
 checkout touched) on the scale world (``profiles/scale.yaml``: 28 categories, mixed clip sizes
 and rates, 720p fixation videos) with the embedded nets, a 360x360 frame cache (the paper's,
-so the maps are paper-sized) and one epoch per net, at ``--clips`` and 4x as many clips per
-category, and compares each stage's peak ANONYMOUS memory (what it holds; the file-backed
-pages of memory-mapped caches are page cache, reported beside it).  A stage whose memory is
-bounded shows the same peak at N and 4N; one that grows with the data shows ~4x its data part.
+so the maps are paper-sized) and one epoch per net, at ``--clips`` clips per category and
+``--videos`` videos per fixation set, then at 4x as many of both, and compares each stage's
+peak ANONYMOUS memory (what it holds; the file-backed pages of memory-mapped caches are page
+cache, reported beside it).  A bounded stage shows the same peak at N and 4N; one that grows
+with the data shows ~4x its data part.
 
-    python benchmarks/memory_scaling.py [--clips 1] [--factor 4] [--out reports/bench/memory_scaling.json]
+    python benchmarks/memory_scaling.py [--clips 1] [--videos 3] [--factor 4]
 """
 
 from __future__ import annotations
@@ -37,9 +38,15 @@ OVERRIDES = [
 ]
 
 
-def run(clips: int, out_dir: Path) -> dict:
+SETS = ("AVAD", "DIEM", "SumMe", "ETMD", "Coutrot1", "Coutrot2")
+
+
+def run(clips: int, videos: int, out_dir: Path) -> dict:
+    """The pipeline with ``clips`` AVE clips per category and ``videos`` videos per fixation set."""
     cmd = [sys.executable, "-m", "avsal.cli", "sandbox", "--profile", "profiles/scale.yaml"]
-    for item in [*OVERRIDES, f"synth.clips_per_category={clips}"]:
+    sizes = [f"synth.clips_per_category={clips}"]
+    sizes += [f"synth.fixation_sets.{s}.videos={videos}" for s in SETS]
+    for item in [*OVERRIDES, *sizes]:
         cmd += ["-S", item]
     cmd += ["--out", str(out_dir / f"clips{clips}")]
     t0 = time.perf_counter()
@@ -73,16 +80,18 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--clips", type=int, default=1, help="clips per category of the small run (N)")
-    ap.add_argument("--factor", type=int, default=4, help="the large run has factor x N clips")
+    ap.add_argument("--videos", type=int, default=3, help="videos per fixation set, small run")
+    ap.add_argument("--factor", type=int, default=4, help="the large run has factor x as many")
     ap.add_argument("--sandboxes", default=".sandbox/memory", help="where the two sandboxes go")
     ap.add_argument("--out", default="reports/bench/memory_scaling.json")
     args = ap.parse_args()
     where = REPO / args.sandboxes
-    small = run(args.clips, where)
-    large = run(args.clips * args.factor, where)
+    small = run(args.clips, args.videos, where)
+    large = run(args.clips * args.factor, args.videos * args.factor, where)
     result = {
         "overrides": OVERRIDES,
         "clips_per_category": [args.clips, args.clips * args.factor],
+        "videos_per_set": [args.videos, args.videos * args.factor],
         "world": [small["world"], large["world"]],
         "stages": {"N": small["stages"], f"{args.factor}N": large["stages"]},
         "wall_s": [small["wall_s"], large["wall_s"]],

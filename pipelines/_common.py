@@ -73,9 +73,13 @@ def _record_resources(stage: str, sampler: Any) -> None:
     if not folder or sampler is None:
         return
     os.makedirs(folder, exist_ok=True)
+    record = {"stage": stage, "seconds": sampler.seconds, **sampler.peak}
+    torch = sys.modules.get("torch")  # a stage that ran on a GPU: its peak GPU memory too
+    if torch is not None and torch.cuda.is_initialized():
+        record["cuda_peak_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     name = stage.replace("@", "_")
     with open(os.path.join(folder, f"{name}.json"), "w") as fh:
-        json.dump({"stage": stage, "seconds": sampler.seconds, **sampler.peak}, fh, indent=1)
+        json.dump(record, fh, indent=1)
 
 
 def parse(module: Any, argv: list[str]) -> argparse.Namespace:

@@ -8,6 +8,7 @@ import pytest
 
 from avsal.stats.bootstrap import Interval, paired_interval, verdict
 from avsal.stats.claims import (
+    ALL,
     audio_strata,
     claim_records,
     claim_table,
@@ -150,3 +151,21 @@ def test_fusion_strata_split_frames_where_the_nets_disagree():
     assert row["strata"]["nets disagree on the top-1 class"]["diff"] == pytest.approx(0.1)
     assert row["strata"]["nets disagree on the top-1 class"]["verdict"] == "holds"
     assert row["strata"]["nets agree on the top-1 class"]["diff"] == pytest.approx(0.0)
+
+
+def test_a_stratum_that_one_seed_saw_in_fewer_sets_uses_the_seeds_that_saw_them_all():
+    """Strata follow each seed's trained nets: seed 1 may have no disagreeing frame in DIEM
+    where seed 0 has some.  The stratum then rests on the seeds present in every set (here 0),
+    instead of failing on matrices with different seed counts."""
+    rows = []
+    for seed, sets in ((0, ("AVAD", "DIEM")), (1, ("AVAD",))):
+        for ds in sets:
+            for v in ("v1", "v2", "v3"):
+                rows.append((ds, v, 0.1 + 0.01 * seed, seed, "s"))
+    rec = pd.DataFrame(rows, columns=["dataset", "video", "diff", "seed", "stratum"])
+    records = rec.assign(claim="sel_gt_avg_coarse", metric="cc", n_frames=1)
+    records = pd.concat([records, records.assign(stratum=ALL)], ignore_index=True)
+    out = claim_table(records, metrics=("cc",), min_videos=3, **OPTS)
+    row = next(r for r in out if r["claim"] == "sel_gt_avg_coarse")
+    assert row["strata"]["s"]["diff"] == pytest.approx(0.1)  # seed 0 only
+    assert row["strata"]["s"]["verdict"] == "holds"

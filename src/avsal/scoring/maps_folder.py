@@ -126,18 +126,33 @@ class MapsFolder:
             return "map store (maps.npy + refs.json)"
         return self.pattern or "<prefix>_<frame>.<png|jpg|npy>, detected per video"
 
+    def complete(
+        self, set_name: str, video: str, n_frames: int, *, allow_missing: bool = False
+    ) -> bool:
+        """Whether frames ``1..n_frames`` all have a map, reading none of them; raises
+        ``MissingMaps`` unless complete or ``allow_missing`` (then False)."""
+        missing, where = self._missing(set_name, video, n_frames)
+        if missing:
+            if allow_missing:
+                return False
+            raise MissingMaps(where, missing[0], len(missing), n_frames)
+        return True
+
     def load(self, set_name: str, video: str, n_frames: int, *, allow_missing: bool = False):
         """``VideoMaps`` for frames ``1..n_frames``; raises ``MissingMaps`` unless complete.
 
         With ``allow_missing`` a video with gaps returns ``None`` (the caller lists it).
         """
+        if not self.complete(set_name, video, n_frames, allow_missing=allow_missing):
+            return None
         where = f"{self.root / set_name / video}"
         if self.is_store(set_name):
-            maps = self._store_maps(set_name, video, n_frames, allow_missing)
+            store, rows = self._store(set_name)
+            frames = rows[video]
+            maps = [np.asarray(store.maps[frames[i]], np.float32) for i in range(n_frames)]
         else:
-            maps = self._file_maps(set_name, video, n_frames, allow_missing)
-        if maps is None:
-            return None
+            files = self._files(set_name, video)
+            maps = [_read_file(files[i]) for i in range(1, n_frames + 1)]
         bad = [i for i, m in enumerate(maps) if not np.isfinite(m).all()]
         if len({m.shape for m in maps}) != 1:
             raise UnreadableMap(
@@ -145,26 +160,28 @@ class MapsFolder:
             )
         return VideoMaps(maps=np.stack(maps).astype(np.float32, copy=False), nan_frames=bad)
 
-    def _file_maps(self, set_name: str, video: str, n: int, allow_missing: bool):
-        folder = self.root / set_name / video
-        files = _numbered_files(folder, video, self.pattern) if folder.is_dir() else {}
-        missing = [i for i in range(1, n + 1) if i not in files]
-        if missing:
-            if allow_missing:
-                return None
-            raise MissingMaps(str(folder), missing[0], len(missing), n)
-        return [_read_file(files[i]) for i in range(1, n + 1)]
+    def _missing(self, set_name: str, video: str, n: int) -> tuple[list[int], str]:
+        """1-based frames without a map, and where they were looked for."""
+        if self.is_store(set_name):
+            _, rows = self._store(set_name)
+            have = rows.get(video, {})
+            where = f"{self.root / set_name}:{video}"
+            return [i + 1 for i in range(n) if i not in have], where
+        files = self._files(set_name, video)
+        return [i for i in range(1, n + 1) if i not in files], str(self.root / set_name / video)
 
-    def _store_maps(self, set_name: str, video: str, n: int, allow_missing: bool):
+    def _files(self, set_name: str, video: str) -> dict[int, Path]:
+        folder = self.root / set_name / video
+        return _numbered_files(folder, video, self.pattern) if folder.is_dir() else {}
+
+    def _store(self, set_name: str):
+        """The set's map store and ``{video: {0-based frame: row}}``, loaded once."""
         from avsal.data.datasets import MapStore
 
         if set_name not in self._stores:
-            self._stores[set_name] = MapStore.load(self.root / set_name)
-        store = self._stores[set_name]
-        rows = {i: k for k, (cid, i) in enumerate(store.refs) if cid == video}  # 0-based frames
-        missing = [i + 1 for i in range(n) if i not in rows]
-        if missing:
-            if allow_missing:
-                return None
-            raise MissingMaps(f"{self.root / set_name}:{video}", missing[0], len(missing), n)
-        return [np.asarray(store.maps[rows[i]], np.float32) for i in range(n)]
+            store = MapStore.load(self.root / set_name)
+            rows: dict[str, dict[int, int]] = {}
+            for k, (cid, i) in enumerate(store.refs):
+                rows.setdefault(cid, {})[i] = k
+            self._stores[set_name] = (store, rows)
+        return self._stores[set_name]

@@ -118,20 +118,20 @@ def score_maps(
         for video in select_videos(cfg, FixationSet(root, set_name), split):
             n, _ = FixationSet(root, set_name).video(video).check()
             plan.append((set_name, video, n))
-    loaded: dict[tuple[str, str], Any] = {}
+    loaded: dict[tuple[str, str], int] = {}  # complete videos; their maps are read one by one
     for set_name, video, n in plan:  # fail fast on a gap, before scoring anything
-        maps = folder.load(set_name, video, n, allow_missing=allow_missing)
-        if maps is None:
+        if not folder.complete(set_name, video, n, allow_missing=allow_missing):
             skipped.append({"set": set_name, "video": video, "reason": "missing maps"})
             continue
-        loaded[(set_name, video)] = maps
+        loaded[(set_name, video)] = n
     if not loaded:
         raise FileNotFoundError(f"{folder.root}: no video of split {split!r} has all its maps")
 
     tables: list[pd.DataFrame] = []
     nan_frames: dict[str, int] = {}
     bar = tqdm(total=len(loaded), desc="score", unit="video", disable=None)
-    for (set_name, video), vm in loaded.items():
+    for (set_name, video), n in loaded.items():
+        vm = folder.load(set_name, video, n)
         preds = vm.maps.copy()
         preds[vm.nan_frames] = 0.0  # scored as a constant map, then dropped (NaN) below
 

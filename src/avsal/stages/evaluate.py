@@ -166,9 +166,9 @@ def score(
 ) -> pd.DataFrame:
     """Tidy per-frame table (method, dataset, video, frame, metric, value) for ``methods``."""
     root = Path(cfg.paths.fixation_root)
-    truth = GroundTruth(root)
     tables = []
     for set_name in sets or list(cfg.datasets.fixation_sets):
+        truth = GroundTruth(root)  # one set's ground truth at a time, shared by its methods
         videos = FixationSet(root, set_name).split_videos(split, fold=cfg.evaluate.fold)
         for method, (source, key) in methods.items():
             ev = score_videos(

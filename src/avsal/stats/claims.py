@@ -154,7 +154,11 @@ def _matrix(rec: pd.DataFrame) -> np.ndarray:
 def _decide(
     rec: pd.DataFrame, *, resamples: int, level: float, seed: int, min_videos: int
 ) -> dict[str, Any]:
-    mats = [_matrix(g) for _, g in sorted(rec.groupby("dataset"))]
+    # a seed enters only if it scored every set of this record: a stratum (frames where the
+    # nets disagree) may hold no frame of a set in one seed's run and some in another's
+    by_set = sorted(rec.groupby("dataset"))
+    common = set.intersection(*(set(g["seed"]) for _, g in by_set)) if by_set else set()
+    mats = [_matrix(g[g["seed"].isin(common)]) for _, g in by_set] if common else []
     iv = paired_interval(mats, resamples=resamples, level=level, seed=seed)
     return {**iv.to_dict(), "verdict": verdict(iv, min_videos=min_videos)}
 
