@@ -36,7 +36,7 @@ repro: data ## run the whole pipeline (dvc repro)
 repro-paper: data ## the paper's profile as a DVC experiment (VGG16, 256/356 px, SGD lr 1e-3)
 	avsal exp-run --profile profiles/paper.yaml
 
-paper-smoke: setup ## the paper profile end to end on CPU, small, in a sandbox (.sandbox/paper-smoke; ~40 min on 2 cores)
+paper-smoke: setup ## the paper profile end to end on CPU, small, in a sandbox (.sandbox/paper-smoke; ~80 min on 2 cores)
 	avsal sandbox --profile profiles/paper.yaml --profile profiles/scale.yaml --profile profiles/paper_smoke.yaml \
 	    --out .sandbox/paper-smoke --report reports/bench/paper_smoke_cpu.json
 

@@ -12,6 +12,13 @@ cache, reported beside it).  A bounded stage shows the same peak at N and 4N; on
 with the data shows ~4x its data part.
 
     python benchmarks/memory_scaling.py [--clips 1] [--videos 3] [--factor 4]
+    python benchmarks/memory_scaling.py --remeasure prepare evaluate   # in the kept sandboxes
+
+``--remeasure`` reruns only the named stages in the two sandboxes of an earlier run (this
+checkout's code copied in again; params, world and the other stages' records kept) and
+replaces their entries in the JSON: for a change to how memory is measured, not to a stage.
+A stage whose outputs persist continues rather than recomputes (prepare finds its frame cache
+and decodes nothing): remove such a stage's outputs in the sandboxes first.
 """
 
 from __future__ import annotations
@@ -58,6 +65,20 @@ def run(clips: int, videos: int, out_dir: Path) -> dict:
     return out
 
 
+def remeasure(stages: list[str], out_dir: Path, result: dict) -> dict:
+    """Rerun ``stages`` in the sandboxes of ``result`` (an earlier run's JSON) and update it."""
+    from avsal.experiments.sandbox import reopen_sandbox
+
+    for label, clips in zip(result["stages"], result["clips_per_category"], strict=True):
+        sandbox = reopen_sandbox(REPO, out_dir / f"clips{clips}")
+        for stage in stages:
+            print(f"{label}: {stage}", file=sys.stderr)
+            sandbox.repro("--force", "--single-item", stage)
+            result["stages"][label][stage] = sandbox.stages()[stage]
+    result["remeasured"] = sorted(set(result.get("remeasured", [])) | set(stages))
+    return result
+
+
 def table(small: dict, large: dict, factor: int) -> str:
     lines = [
         f"| stage | peak anon MiB, N | peak anon MiB, {factor}N | ratio | file-backed MiB, N / {factor}N | s, N / {factor}N |",
@@ -84,8 +105,19 @@ def main() -> None:
     ap.add_argument("--factor", type=int, default=4, help="the large run has factor x as many")
     ap.add_argument("--sandboxes", default=".sandbox/memory", help="where the two sandboxes go")
     ap.add_argument("--out", default="reports/bench/memory_scaling.json")
+    ap.add_argument(
+        "--remeasure", nargs="+", metavar="STAGE", help="rerun only these stages (see above)"
+    )
     args = ap.parse_args()
-    where = REPO / args.sandboxes
+    where, out = REPO / args.sandboxes, REPO / args.out
+    if args.remeasure:
+        result = remeasure(args.remeasure, where, json.loads(out.read_text()))
+        out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+        small, large = ({"stages": st} for st in result["stages"].values())
+        n, n_large = result["clips_per_category"]
+        print(table(small, large, n_large // n))
+        print(f"-> {out}")
+        return
     small = run(args.clips, args.videos, where)
     large = run(args.clips * args.factor, args.videos * args.factor, where)
     result = {
@@ -96,7 +128,6 @@ def main() -> None:
         "stages": {"N": small["stages"], f"{args.factor}N": large["stages"]},
         "wall_s": [small["wall_s"], large["wall_s"]],
     }
-    out = REPO / args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     print(table(small, large, args.factor))

@@ -177,3 +177,25 @@ def test_each_stage_recorded_its_time_and_peak_memory(repo):
     assert {"prepare", "train_sta@sta", "report"} <= stages, stages
     for r in records:
         assert r["anon_mib"] > 10 and r["rss_mib"] >= r["anon_mib"] and r["seconds"] >= 0, r
+
+
+def test_a_reopened_sandbox_reruns_one_stage_and_keeps_the_rest(repo, repo_root):
+    """What `benchmarks/memory_scaling.py --remeasure` does: the code copied in again, one stage
+    forced, its record replaced, the others' records and every output kept."""
+    from avsal.experiments.sandbox import SandboxError, reopen_sandbox
+
+    root, _ = repo
+    before = {p.name: p.read_text() for p in (root.parent / "repo.resources").glob("*.json")}
+    sandbox = reopen_sandbox(repo_root, root)
+    ran = sandbox.repro("--force", "--single-item", "validate_raw")
+    assert ran["ran"] == ["validate_raw"], ran
+    after = {p.name: p.read_text() for p in sandbox.resources_dir.glob("*.json")}
+    assert after.keys() == before.keys()
+    assert after["validate_raw.json"] != before["validate_raw.json"]  # measured again
+    assert {k: v for k, v in after.items() if k != "validate_raw.json"} == {
+        k: v for k, v in before.items() if k != "validate_raw.json"
+    }
+    status = sandbox.run(["dvc", "status"]).stdout
+    assert "up to date" in status, status
+    with pytest.raises(SandboxError, match="not a sandbox"):
+        reopen_sandbox(repo_root, root.parent / "modules")

@@ -54,3 +54,47 @@ def test_reading_a_memory_mapped_file_is_file_backed_not_anonymous(tmp_path):
     assert total == 120 * 2**20 // 8
     assert s.peak["file_mib"] - base["file"] / 1024 > 80, (base, s.peak)
     assert s.peak["anon_mib"] - base["anon"] / 1024 < 60, (base, s.peak)
+
+
+def _in_fresh_interpreter(body: str) -> dict:
+    """Run ``body`` (which sets ``out``) in a new interpreter: no freed heap to serve blocks."""
+    code = (
+        "import json, os, subprocess, sys, time, numpy as np\n"
+        "from avsal.utils.resources import PeakSampler, tree_memory\n"
+        f"{body}\n"
+        "print(json.dumps(out))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def test_a_subprocess_before_its_exec_is_not_counted_as_a_copy_of_its_parent():
+    """subprocess vfork()s: until the exec the child shows the parent's whole RssAnon."""
+    out = _in_fresh_interpreter(
+        "block = np.ones(300 * 2**20 // 8)\n"
+        "held = tree_memory()['anon'] / 1024\n"
+        "with PeakSampler(interval=0.002) as s:\n"
+        "    for _ in range(150):\n"
+        "        subprocess.run(['true'])\n"
+        "out = {'held': held, **s.peak}\n"
+    )
+    assert out["held"] > 300, out
+    assert out["anon_mib"] < out["held"] + 100, out  # twice held if the vfork child counted
+
+
+def test_pages_a_forked_worker_shares_with_its_parent_count_once():
+    out = _in_fresh_interpreter(
+        "block = np.ones(300 * 2**20 // 8)\n"
+        "held = tree_memory()['anon'] / 1024\n"
+        "with PeakSampler(interval=0.05) as s:\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        own = np.ones(100 * 2**20 // 8)  # the worker's own memory\n"
+        "        time.sleep(1.0)\n"
+        "        os._exit(0)\n"
+        "    os.waitpid(pid, 0)\n"
+        "out = {'held': held, **s.peak}\n"
+    )
+    assert out["processes"] == 2, out
+    assert out["anon_mib"] - out["held"] > 70, out  # the worker's own 100 MiB is seen
+    assert out["anon_mib"] < out["held"] + 200, out  # not the 300 MiB block a second time

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["COPY", "Sandbox", "SandboxError", "create_sandbox"]
+__all__ = ["COPY", "Sandbox", "SandboxError", "create_sandbox", "reopen_sandbox"]
 
 #: what a sandbox copies from the project (everything a stage reads that is not data/)
 COPY = (
@@ -102,24 +102,10 @@ def create_sandbox(
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    for name in COPY:
-        src = project / name
-        if src.is_dir():
-            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(src, root / name)
+    _copy_code(project, root)
     (root / "params.yaml").write_text(yaml.safe_dump(merged, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_ENV)}
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    env["DVC_NO_ANALYTICS"] = "1"
-    env["PYTHONPATH"] = str(root / "src")  # the copy's code, not the checkout's
-    sandbox = Sandbox(root=root, env=env)
+    sandbox = _open(root, record_modules)
     shutil.rmtree(sandbox.resources_dir, ignore_errors=True)
-    env["AVSAL_RECORD_RESOURCES"] = str(sandbox.resources_dir)
-    if record_modules is not None:
-        env["AVSAL_RECORD_MODULES"] = str(record_modules)
     for cmd in (
         ["git", "init", "-q"],
         ["git", "config", "user.email", "sandbox@avsal.invalid"],
@@ -136,3 +122,44 @@ def create_sandbox(
     sandbox.run(["git", "add", "-A"])
     sandbox.run(["git", "commit", "-qm", "sandbox"])
     return sandbox, world
+
+
+def reopen_sandbox(project: str | Path, dest: str | Path) -> Sandbox:
+    """The existing sandbox at ``dest`` with ``project``'s code copied in again; its params,
+    world, outputs and resource records are kept.  Why: to re-measure some stages (``repro
+    --force --single-item``) after a change to how stages are measured, without regenerating
+    the world and rerunning the pipeline."""
+    project, root = Path(project).resolve(), Path(dest).resolve()
+    if not (root / "params.yaml").is_file() or not (root / ".dvc").is_dir():
+        raise SandboxError(f"{root}: not a sandbox (expected params.yaml and .dvc/ there)")
+    for name in COPY:
+        if (root / name).is_dir():
+            shutil.rmtree(root / name)
+    _copy_code(project, root)
+    return _open(root, None)
+
+
+def _copy_code(project: Path, root: Path) -> None:
+    for name in COPY:
+        src = project / name
+        if src.is_dir():
+            shutil.copytree(
+                src, root / name, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True
+            )
+        elif src.exists():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, root / name)
+
+
+def _open(root: Path, record_modules: Path | None) -> Sandbox:
+    """A handle on the sandbox at ``root``: the environment its commands run in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_ENV)}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    env["DVC_NO_ANALYTICS"] = "1"
+    env["PYTHONPATH"] = str(root / "src")  # the copy's code, not the checkout's
+    sandbox = Sandbox(root=root, env=env)
+    env["AVSAL_RECORD_RESOURCES"] = str(sandbox.resources_dir)
+    if record_modules is not None:
+        env["AVSAL_RECORD_MODULES"] = str(record_modules)
+    return sandbox

@@ -3,14 +3,22 @@
 Why sampled and split: ``ru_maxrss`` counts the resident pages of memory-mapped files (the
 frame cache, map stores) as the process's own, though they are page cache the kernel drops
 under pressure; a stage that streams through a 67 GB cache would look like it holds it.  The
-anonymous memory (``RssAnon``: heap, tensors, arrays) is what a stage really holds and what must
-not grow with the data; the file-backed part is reported beside it.  Children (decode workers,
-data loader workers) are summed in.  Linux only; elsewhere the sampler records nothing.
+anonymous memory (heap, tensors, arrays) is what a stage really holds and what must not grow
+with the data; the file-backed part is reported beside it.  Children (decode workers, data
+loader workers) are summed in, each address space once: a ``vfork``-ed child (``subprocess``
+before its ``exec``) shares its parent's and is skipped, and when several address spaces are
+alive their proportional shares (``Pss``) are summed, so that pages a ``fork``-ed worker still
+shares copy-on-write with its parent are not counted twice.  A lone process reads the cheap
+``/proc/<pid>/status``; ``smaps_rollup`` walks the page tables (~10 ms per GB), so the sampler
+waits at least ten times a sample's cost between samples.  Linux only; elsewhere nothing.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
+import platform
 import threading
 import time
 from pathlib import Path
@@ -18,18 +26,21 @@ from types import TracebackType
 
 __all__ = ["PeakSampler", "tree_memory"]
 
-_FIELDS = {"RssAnon:": "anon", "RssFile:": "file", "RssShmem:": "shmem"}
+_STATUS = {"RssAnon:": "anon", "RssFile:": "file", "RssShmem:": "shmem"}
+_ROLLUP = {"Pss_Anon:": "anon", "Pss_File:": "file", "Pss_Shmem:": "shmem"}
+_KCMP = {"x86_64": 312, "aarch64": 272}.get(platform.machine())  # kcmp(2) syscall number
+_KCMP_VM = 1
 
 
-def _status(pid: int) -> dict[str, int]:
-    """kB of anonymous, file-backed and shared memory of ``pid`` (empty if it is gone)."""
+def _fields(path: str, names: dict[str, str]) -> dict[str, int]:
+    """kB of the ``names`` lines of a /proc file (empty if the process is gone or hidden)."""
     out: dict[str, int] = {}
     try:
-        with open(f"/proc/{pid}/status") as fh:
+        with open(path) as fh:
             for line in fh:
                 key = line.split(None, 1)[0]
-                if key in _FIELDS:
-                    out[_FIELDS[key]] = int(line.split()[1])
+                if key in names:
+                    out[names[key]] = int(line.split()[1])
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return {}
     return out
@@ -45,23 +56,53 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def tree_memory(pid: int | None = None) -> dict[str, int]:
-    """kB (anon, file, shmem) of ``pid`` (default: this process) and all its descendants."""
-    total = {"anon": 0, "file": 0, "shmem": 0, "processes": 0}
-    stack = [os.getpid() if pid is None else pid]
-    seen: set[int] = set()
+def _same_address_space(a: int, b: int) -> bool:
+    """Whether ``a`` and ``b`` share one address space (kcmp KCMP_VM); False if unknown."""
+    libc = _libc()
+    return libc is not None and libc.syscall(_KCMP, a, b, _KCMP_VM, 0, 0) == 0
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    if _KCMP is None:
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and its living descendants, one pid per address space."""
+    spaces: list[int] = []
+    stack, seen = [root], set()
     while stack:
         p = stack.pop()
         if p in seen:
             continue
         seen.add(p)
-        st = _status(p)
+        if not os.path.exists(f"/proc/{p}"):
+            continue
+        if not any(_same_address_space(p, q) for q in spaces):
+            spaces.append(p)
+        stack += _children(p)
+    return spaces
+
+
+def tree_memory(pid: int | None = None) -> dict[str, int]:
+    """kB (anon, file, shmem) of ``pid`` (default: this process) and all its descendants,
+    and how many address spaces they hold (``processes``)."""
+    spaces = _tree(os.getpid() if pid is None else pid)
+    total = {"anon": 0, "file": 0, "shmem": 0, "processes": 0}
+    for p in spaces:
+        st = _fields(f"/proc/{p}/smaps_rollup", _ROLLUP) if len(spaces) > 1 else {}
+        if len(st) < len(_ROLLUP):  # one process, or a kernel without Pss_Anon (< 5.x)
+            st = _fields(f"/proc/{p}/status", _STATUS)
         if not st:
             continue
         total["processes"] += 1
         for k, v in st.items():
             total[k] += v
-        stack += _children(p)
     return total
 
 
@@ -86,8 +127,11 @@ class PeakSampler:
         p["processes"] = max(p["processes"], m["processes"])
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        wait = self.interval
+        while not self._stop.wait(wait):
+            t0 = time.perf_counter()
             self.sample()
+            wait = max(self.interval, 10 * (time.perf_counter() - t0))  # <= ~10% of a core
 
     def __enter__(self) -> PeakSampler:
         self._t0 = time.perf_counter()
