@@ -89,3 +89,22 @@ def test_missing_frame_is_named(tiny_world_copy):
     v.frame_path(3).unlink()
     with pytest.raises(FixationDataError, match=r"img_00004.jpg: missing frame"):
         v.check()
+
+
+def test_saliency_stack_reads_one_map_at_a_time_and_names_a_bad_one(tiny_world_copy):
+    import cv2
+
+    from avsal.data.fixations import SaliencyStack
+
+    _, root = tiny_world_copy
+    fs = FixationSet(root / "fixations", "AVAD")
+    v = fs.video(fs.all_entries()[0].video)
+    n, shape = v.check()
+    stack = SaliencyStack(v, n, shape)
+    assert stack.shape == (n, *shape) and len(stack) == n
+    np.testing.assert_array_equal(stack[n - 1], v.saliency_map(n - 1))
+    with pytest.raises(IndexError):
+        stack[n]
+    cv2.imwrite(str(v.map_path(2)), np.zeros((10, 10), np.uint8))
+    with pytest.raises(FixationDataError, match=r"eyeMap_00003.jpg: map is \(10, 10\), frames are"):
+        stack[2]

@@ -132,6 +132,52 @@ def test_chunking_and_input_types_do_not_change_scores() -> None:
     _assert_same(as_list, ref, tol=1e-13)
 
 
+class _LazyStack:
+    """A ``[T, h, w]`` stack that hands out one frame per ``[i]`` and counts the reads."""
+
+    def __init__(self, frames: np.ndarray) -> None:
+        self.frames, self.shape, self.reads = frames, frames.shape, np.zeros(len(frames), int)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        self.reads[i] += 1
+        return self.frames[i]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_fixation_points_and_lazy_stacks_score_as_dense_arrays(workers: int) -> None:
+    from avsal.metrics.inputs import FixationPoints
+
+    preds, fix, gt = _video(5)
+    ref = score_video(preds, fix, gt, metrics=METRICS, chunk_size=4, workers=workers)
+    points = FixationPoints.from_maps(iter(fix), fix.shape[1:])
+    assert [len(i) for i in points.indices] == list(fix.reshape(len(fix), -1).sum(1))
+    np.testing.assert_array_equal(points.rows(0, len(fix)), fix.reshape(len(fix), -1))
+    lazy_p, lazy_g = _LazyStack(preds), _LazyStack(gt)
+    got = score_video(lazy_p, points, lazy_g, metrics=METRICS, chunk_size=4, workers=workers)
+    for m in METRICS:  # the same numbers to the bit, not just close
+        np.testing.assert_array_equal(got[m], ref[m], err_msg=m)
+    assert (lazy_p.reads == 1).all() and (lazy_g.reads == 1).all()  # each frame read once
+    other = np.random.default_rng(1).random(fix.shape) < 0.1
+    want = score_video(preds, fix, gt, metrics=["auc_shuffled"], other_fix=other)
+    as_points = FixationPoints.from_maps(iter(other), other.shape[1:])
+    got = score_video(preds, points, gt, metrics=["auc_shuffled"], other_fix=as_points)
+    np.testing.assert_array_equal(got["auc_shuffled"], want["auc_shuffled"])
+
+
+def test_fixation_points_refuse_what_no_map_could_hold() -> None:
+    from avsal.metrics.inputs import FixationPoints
+
+    with pytest.raises(ValueError, match="2 frames of fixation points"):
+        FixationPoints((3, 4, 5), (np.array([1]), np.array([2])))
+    with pytest.raises(ValueError, match=r"frame 1: .*sorted, unique, in \[0, 20\)"):
+        FixationPoints((2, 4, 5), (np.array([1]), np.array([20])))
+    with pytest.raises(ValueError, match=r"frame 0: fixation map is \(4, 4\), expected \(4, 5\)"):
+        FixationPoints.from_maps([np.ones((4, 4))], (4, 5))
+
+
 def test_jitter_streams_follow_frame_labels_not_positions() -> None:
     preds, fix, gt = _video(4)
     full = score_video(preds, fix, metrics=["auc_judd"], frames=range(100, 114))

@@ -62,3 +62,35 @@ def test_net_init_is_seeded_from_params_not_from_process_history(cfg):
     sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert any(not torch.equal(sa[k], sc[k]) for k in sa if sa[k].is_floating_point())
+
+
+def test_ground_truth_keeps_points_and_reads_the_maps_lazily(tiny_world):
+    from avsal.stages.evaluate import GroundTruth
+
+    _, root = tiny_world
+    fs = FixationSet(root / "fixations", "AVAD")
+    video = fs.all_entries()[0].video
+    fix, gt = GroundTruth(root / "fixations").get("AVAD", video)
+    vid = fs.video(video)
+    n, shape = vid.check()
+    dense = np.stack([vid.fixations(i, shape=shape) for i in range(n)])
+    assert fix.shape == gt.shape == dense.shape
+    np.testing.assert_array_equal(fix.rows(0, n).reshape(dense.shape), dense)
+    np.testing.assert_array_equal(gt[n - 1], vid.saliency_map(n - 1))
+
+
+def test_video_maps_are_views_of_the_store_not_copies():
+    from avsal.data.datasets import MapStore
+    from avsal.stages.evaluate import video_maps
+
+    maps = np.arange(5 * 3 * 2 * 2, dtype=np.float16).reshape(5, 3, 2, 2)  # [N, C, H, W]
+    store = MapStore(maps=maps, refs=[("a", 0), ("a", 1), ("b", 0), ("b", 1), ("b", 2)])
+    got = video_maps(store, "b", 3, channel=1)
+    assert np.shares_memory(got, maps)  # read by the scorer chunk by chunk, not here
+    np.testing.assert_array_equal(got, maps[2:5, 1])
+    shuffled = MapStore(maps=maps[[1, 3, 0, 4, 2]], refs=[store.refs[k] for k in [1, 3, 0, 4, 2]])
+    lazy = video_maps(shuffled, "b", 3, channel=1)  # out of order: one row at a time, in order
+    assert lazy.shape == (3, 2, 2)
+    np.testing.assert_array_equal(np.stack([lazy[k] for k in range(3)]), maps[2:5, 1])
+    with pytest.raises(ValueError, match="a: 2 predicted frames, the set has 3"):
+        video_maps(store, "a", 3)

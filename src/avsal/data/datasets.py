@@ -122,17 +122,20 @@ class FrameDataset(Dataset):
 
 class RowView:
     """Rows ``index`` of a (memory-mapped) array, read one at a time: a dataset's targets
-    without a copy of them in memory.  ``view[k]`` is ``array[index[k]]``."""
+    without a copy of them in memory.  ``view[k]`` is ``array[index[k]]`` (its ``channel``
+    along the next axis when one is given)."""
 
-    def __init__(self, array: np.ndarray, index: Sequence[int]) -> None:
-        self.array, self.index = array, np.asarray(index, np.int64)
-        self.shape = (len(self.index), *array.shape[1:])
+    def __init__(self, array: np.ndarray, index: Sequence[int], channel: int | None = None) -> None:
+        self.array, self.index, self.channel = array, np.asarray(index, np.int64), channel
+        inner = array.shape[1:] if channel is None else array.shape[2:]
+        self.shape = (len(self.index), *inner)
 
     def __len__(self) -> int:
         return len(self.index)
 
     def __getitem__(self, k: int) -> np.ndarray:
-        return np.asarray(self.array[int(self.index[k])])
+        row = self.array[int(self.index[k])]
+        return np.asarray(row if self.channel is None else row[self.channel])
 
 
 @dataclass

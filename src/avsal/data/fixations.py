@@ -34,6 +34,7 @@ __all__ = [
     "fold_list_path",
     "FixationVideo",
     "FixationSet",
+    "SaliencyStack",
     "read_image",
     "read_fixmap",
 ]
@@ -214,6 +215,27 @@ class FixationVideo:
         if smap.shape != (h, w):
             raise FixationDataError(f"{self.map_path(0)}: map is {smap.shape}, frames are {(h, w)}")
         return n, (h, w)
+
+
+class SaliencyStack:
+    """A video's continuous maps as a lazy float32 ``[T, H, W]`` stack: ``stack[i]`` reads frame
+    ``i``'s map from disk, so a scorer holds the frames it is working on, not the video."""
+
+    def __init__(self, video: FixationVideo, n: int, size: tuple[int, int]) -> None:
+        self.video, self.shape = video, (n, *size)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if not 0 <= i < self.shape[0]:
+            raise IndexError(f"frame {i} of {self.shape[0]}")
+        smap = self.video.saliency_map(i)
+        if smap.shape != self.shape[1:]:
+            raise FixationDataError(
+                f"{self.video.map_path(i)}: map is {smap.shape}, frames are {self.shape[1:]}"
+            )
+        return smap
 
 
 class FixationSet:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from avsal.metrics.inputs import fixation_stack
+from avsal.metrics.inputs import FixationPoints, fixation_stack
 from avsal.metrics.streams import draw_at, metric_rng, sample_subsets
 
 
@@ -34,7 +34,7 @@ class HostWork:
 
     def __init__(
         self,
-        fix_np: np.ndarray,
+        fix_np: np.ndarray | FixationPoints,
         negatives: NegativeCandidates | None,
         labels: list[int],
         seed: int,
@@ -42,13 +42,14 @@ class HostWork:
         n_splits: int,
         jitter: bool,
     ) -> None:
-        self.fix = fix_np.reshape(fix_np.shape[0], -1)  # [T, P]
+        self.fix = fix_np if isinstance(fix_np, FixationPoints) else fix_np.reshape(len(fix_np), -1)
         self.negatives, self.labels, self.seed, self.video = negatives, labels, seed, video
         self.n_splits, self.jitter = n_splits, jitter
 
     def prepare(self, lo: int, hi: int) -> Prepared:
         """Host inputs of frames ``lo:hi``: fixation indices and the s-AUC samples."""
-        fix = self.fix[lo:hi]  # [t, P]
+        fix = self.fix.rows(lo, hi) if isinstance(self.fix, FixationPoints) else self.fix[lo:hi]
+        # fix: [t, P] bool
         pos, valid, n_fix = ragged(fix)
         neg_pos = neg_valid = n_neg = None
         if self.negatives is not None:
@@ -102,8 +103,8 @@ class NegativeCandidates:
 
     def __init__(
         self,
-        fix_np: np.ndarray,
-        other_fix: np.ndarray | torch.Tensor | None,
+        fix_np: np.ndarray | FixationPoints,
+        other_fix: np.ndarray | torch.Tensor | FixationPoints | None,
         video: str,
         labels: list[int],
     ) -> None:
@@ -111,14 +112,19 @@ class NegativeCandidates:
         self.other = None
         self.union = None
         if other_fix is None:
-            self.union = np.flatnonzero(fix_np.reshape(fix_np.shape[0], n_pix).any(axis=0))
+            if isinstance(fix_np, FixationPoints):
+                self.union = fix_np.union()
+            else:
+                self.union = np.flatnonzero(fix_np.reshape(fix_np.shape[0], n_pix).any(axis=0))
         else:
             other = fixation_stack(other_fix, "other-frame fixation maps", video, labels)
-            if other.shape != fix_np.shape:
+            if tuple(other.shape) != tuple(fix_np.shape):
                 raise ValueError(
-                    f"video '{video}': other-frame fixation maps have shape {other.shape} but "
-                    f"fixation maps have shape {fix_np.shape}"
+                    f"video '{video}': other-frame fixation maps have shape {tuple(other.shape)} "
+                    f"but fixation maps have shape {tuple(fix_np.shape)}"
                 )
+            if isinstance(other, FixationPoints):
+                other = other.rows(0, len(other))  # the caller chose a dense map per frame
             self.other = other.reshape(other.shape[0], n_pix)
 
     def candidates(self, index: int, fix_row: np.ndarray) -> np.ndarray:

@@ -86,8 +86,11 @@ def score_video(
     Args:
         preds: predictions ``[T, h, w]`` (array or tensor) or a sequence of 2-D maps. Without
             ``transform`` they must have the ground-truth size ``H x W``.
-        fix: binary fixation maps ``[T, H, W]`` (any positive value is a fixation).
-        gt_maps: continuous ground-truth maps ``[T, H, W]``; needed for cc, sim, kld.
+        fix: binary fixation maps ``[T, H, W]`` (any positive value is a fixation), or the same
+            as :class:`~avsal.metrics.inputs.FixationPoints` (a long video without its dense
+            stack in memory; the scores are the same).
+        gt_maps: continuous ground-truth maps ``[T, H, W]``; needed for cc, sim, kld. Like
+            ``preds``, any sequence with a 3-D ``shape`` and ``[i]`` works, read chunk by chunk.
         metrics: any of :data:`METRICS`.
         other_fix: s-AUC negative candidates ``[T, H, W]``. None (default): the STAViS rule, the
             union of the fixations of all frames of this video minus the frame's own fixated
@@ -127,7 +130,7 @@ def score_video(
         raise ValueError(
             f"video '{video}': {n_frames} predictions but {fix_np.shape[0]} fixation maps"
         )
-    size = fix_np.shape[1:]
+    size = tuple(fix_np.shape[1:])
     if chunk_size is None:
         n_pix = size[0] * size[1]
         chunk_size = 64 if dev.type != "cpu" else max(1, min(64, _CPU_CHUNK_PIXELS // n_pix))
@@ -137,10 +140,10 @@ def score_video(
             raise ValueError(
                 f"video '{video}': metrics {sorted(MAP_METRICS & set(wanted))} need gt_maps"
             )
-        if tuple(gt_maps.shape) != fix_np.shape:
+        if tuple(gt_maps.shape) != tuple(fix_np.shape):
             raise ValueError(
                 f"video '{video}': ground-truth maps have shape {tuple(gt_maps.shape)} but "
-                f"fixation maps have shape {fix_np.shape}"
+                f"fixation maps have shape {tuple(fix_np.shape)}"
             )
     negatives = None
     if "auc_shuffled" in wanted:
@@ -235,9 +238,10 @@ class _VideoJob:
 
 
 def _chunks(preds: Frames, chunk_size: int) -> list[tuple[int, int]]:
-    """Frame ranges of at most ``chunk_size``; a sequence is also split where the shape changes."""
+    """Frame ranges of at most ``chunk_size``; a sequence is also split where the shape changes
+    (one with a 3-D ``shape``, a lazy stack, has one shape and is not read here)."""
     n = len(preds)
-    if isinstance(preds, (np.ndarray, torch.Tensor)):
+    if isinstance(preds, (np.ndarray, torch.Tensor)) or len(getattr(preds, "shape", ())) == 3:
         return [(lo, min(lo + chunk_size, n)) for lo in range(0, n, chunk_size)]
     ranges, lo = [], 0
     for i in range(1, n + 1):

@@ -50,7 +50,7 @@ import torch.nn.functional as F
 
 from avsal.metric_names import METRICS, PAPER_METRICS
 from avsal.metrics.engine import score_video
-from avsal.metrics.inputs import Frames
+from avsal.metrics.inputs import FixationPoints, Frames
 
 #: Column order of the tidy per-frame table.
 FRAME_COLUMNS = ("dataset", "video", "frame", "metric", "value")
@@ -61,15 +61,17 @@ class VideoInput:
     """One video to evaluate.
 
     ``preds`` may have any spatial size (``[T, h, w]`` or a sequence of 2-D maps); ``fix``
-    (binary points) and ``gt_maps`` (continuous) are ``[T, H, W]`` at ground-truth size.
+    (binary points, or :class:`~avsal.metrics.inputs.FixationPoints`) and ``gt_maps``
+    (continuous; an array or a lazy stack read chunk by chunk) are ``[T, H, W]`` at ground-truth
+    size.
     ``frames`` labels the frames (default ``0..T-1``) in the table, in errors and in the random
     streams.
     """
 
     name: str
     preds: Frames
-    fix: np.ndarray | torch.Tensor
-    gt_maps: np.ndarray | torch.Tensor | None = None
+    fix: np.ndarray | torch.Tensor | FixationPoints
+    gt_maps: np.ndarray | torch.Tensor | Frames | None = None
     frames: Sequence[int] | None = None
 
 

@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from avsal.config import Config
-from avsal.data.datasets import MapStore
-from avsal.data.fixations import FixationSet
+from avsal.data.datasets import MapStore, RowView
+from avsal.data.fixations import FixationSet, SaliencyStack
+from avsal.metrics.inputs import FixationPoints, Frames
 from avsal.metrics.protocol import ProtocolConfig, VideoInput, evaluate
 from avsal.stages.artifacts import MAP_NAMES, Paths
 from avsal.stages.common import tracker_for
@@ -71,19 +72,27 @@ def centre_bias(shape: tuple[int, int]) -> np.ndarray:
     return np.exp(-0.5 * (y[:, None] ** 2 + x[None, :] ** 2)).astype(np.float32)
 
 
-def video_maps(store: MapStore, video: str, n: int, channel: int | None = None) -> np.ndarray:
-    """One video's maps [n, H, W] (float32, frame order) from a store of a whole set."""
+#: ``maps_of(video, n_frames, gt_shape)``: one method's maps of a video (an array or a lazy stack)
+MapsOf = Callable[[str, int, tuple[int, int]], Frames]
+
+
+def video_maps(
+    store: MapStore, video: str, n: int, channel: int | None = None
+) -> np.ndarray | RowView:
+    """One video's maps ``[n, H, W]`` in frame order from a store of a whole set, not read yet:
+    a view of the (memory-mapped) store where the video's rows are in order, else a lazy
+    :class:`RowView`; the scorer reads them chunk by chunk, in the store's dtype."""
     rows = [k for k, (cid, _) in enumerate(store.refs) if cid == video]
     if len(rows) != n:
         raise ValueError(f"{video}: {len(rows)} predicted frames, the set has {n}")
     rows.sort(key=lambda k: store.refs[k][1])
-    arr = np.asarray(store.maps[rows], np.float32)
-    return arr if channel is None else arr[:, channel]
+    if rows and rows == list(range(rows[0], rows[0] + n)):
+        view = store.maps[rows[0] : rows[0] + n]
+        return view if channel is None else view[:, channel]
+    return RowView(store.maps, rows, channel=channel)
 
 
-def _method_loader(
-    cfg: Config, set_name: str, source: str, key: str
-) -> Callable[[str, int, tuple[int, int]], np.ndarray]:
+def _method_loader(cfg: Config, set_name: str, source: str, key: str) -> MapsOf:
     paths = Paths(cfg)
     if source == "pred":
         store = MapStore.load(paths.predictions(key, set_name))
@@ -98,21 +107,25 @@ def _method_loader(
 
 
 class GroundTruth:
-    """Fixation points and GT density maps of fixation videos, read once per process (a tuning
-    trial scores its net after every epoch against the same videos)."""
+    """Fixation points and GT density maps of fixation videos, the points read once per process
+    (a tuning trial scores its net after every epoch against the same videos).
+
+    The points are small (:class:`FixationPoints`: a few MB for the longest video); the density
+    maps are a lazy stack (:class:`SaliencyStack`), read chunk by chunk by the scorer, so
+    scoring holds one chunk of frames, not a set or a video.
+    """
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
-        self._cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._cache: dict[tuple[str, str], tuple[FixationPoints, SaliencyStack]] = {}
 
-    def get(self, set_name: str, video: str) -> tuple[np.ndarray, np.ndarray]:
-        """(fixations bool [T, H, W], GT maps float [T, H, W]) at the annotation size."""
+    def get(self, set_name: str, video: str) -> tuple[FixationPoints, SaliencyStack]:
+        """(fixations [T, H, W] as points, GT maps float32 [T, H, W]) at the annotation size."""
         if (set_name, video) not in self._cache:
             vid = FixationSet(self.root, set_name).video(video)
             n, shape = vid.check()
-            fix = np.stack([vid.fixations(i, shape=shape) for i in range(n)])
-            gt = np.stack([vid.saliency_map(i) for i in range(n)])
-            self._cache[(set_name, video)] = (fix, gt)
+            fix = FixationPoints.from_maps((vid.fixations(i, shape=shape) for i in range(n)), shape)
+            self._cache[(set_name, video)] = (fix, SaliencyStack(vid, n, shape))
         return self._cache[(set_name, video)]
 
 
@@ -126,9 +139,6 @@ def protocol(cfg: Config, metrics: tuple[str, ...] | None = None) -> ProtocolCon
         seed=cfg.evaluate.seed,
         **kw,
     )
-
-
-MapsOf = Callable[[str, int, tuple[int, int]], np.ndarray]
 
 
 def score_videos(
@@ -168,7 +178,7 @@ def score(
     root = Path(cfg.paths.fixation_root)
     tables = []
     for set_name in sets or list(cfg.datasets.fixation_sets):
-        truth = GroundTruth(root)  # one set's ground truth at a time, shared by its methods
+        truth = GroundTruth(root)  # one set's fixation points at a time, shared by its methods
         videos = FixationSet(root, set_name).split_videos(split, fold=cfg.evaluate.fold)
         for method, (source, key) in methods.items():
             ev = score_videos(
