@@ -99,6 +99,29 @@ def _child(mode: str, threads: int, steps: int) -> dict:
     }
 
 
+def cpu_identity() -> dict[str, str]:
+    """Vendor, family, model, stepping, microcode and SIMD flags of this CPU (/proc/cpuinfo).
+
+    Two AMD EPYC hosts gave other portable bytes from each other (README "The gap"), so a
+    result says which CPU made it, not only the vendor.
+    """
+    info: dict[str, str] = {}
+    try:
+        first = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
+    except OSError:
+        return {"machine": platform.machine()}
+    for line in first.splitlines():
+        key, _, value = line.partition(":")
+        info[key.strip()] = value.strip()
+    keys = ("vendor_id", "cpu family", "model", "model name", "stepping", "microcode")
+    out = {k: info.get(k, "") for k in keys}
+    flags = set(info.get("flags", "").split())
+    out["simd"] = " ".join(
+        f for f in ("sse4_2", "avx2", "fma", "avx512f", "avx512_bf16") if f in flags
+    )
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -142,6 +165,7 @@ def main() -> None:
             json.dumps(
                 {
                     "machine": platform.processor() or platform.machine(),
+                    "cpu": cpu_identity(),
                     "steps": args.steps,
                     "rows": rows,
                 },
