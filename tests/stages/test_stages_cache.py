@@ -137,3 +137,114 @@ def test_map_store_roundtrip_is_lossless(tmp_path):
     assert np.array_equal(np.asarray(back.maps), maps) and back.maps.dtype == np.float16
     assert back.refs == [("a", 0), ("a", 1), ("b", 0)] and back.extra["boxes"][2, 3] == 11
     assert not list((tmp_path / "m").glob("*.tmp"))
+
+
+def _varied(job):
+    """A clip whose length and pixels depend on its name (so the shard's rows can be checked)."""
+    n = 1 + sum(map(ord, job)) % 5
+    rng = np.random.default_rng(sum(map(ord, job)))
+    frames = rng.integers(0, 255, (n, 6, 8, 3), dtype=np.uint8)
+    audio = rng.standard_normal((n, 1, 2, 3)).astype(np.float32)  # float32 in: float16 stored
+    return DecodedItem(job, frames, audio, [i / 4 for i in range(n)], [[] for _ in range(n)])
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_shard_streamed_clip_by_clip_has_the_bytes_of_one_np_save(tmp_path, workers):
+    import io
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [f"clip_{c}" for c in "abcdefg"]
+    pool = ThreadPoolExecutor(workers) if workers else None
+    try:
+        ps = write_prepared(
+            tmp_path / "p", jobs, _varied, job_id=str, settings={}, shard_clips=4,
+            executor=pool, in_flight=2,
+        )  # fmt: skip
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    items = [_varied(j) for j in jobs]
+    for shard, group in enumerate([items[:4], items[4:]]):
+        for name, arrays in (
+            ("frames", [it.frames for it in group]),
+            ("audio", [it.audio for it in group]),
+        ):
+            buf = io.BytesIO()
+            whole = np.concatenate(arrays)
+            np.save(buf, whole if name == "frames" else whole.astype(np.float16))
+            path = tmp_path / "p" / f"shard_{shard:05d}" / f"{name}.npy"
+            assert path.read_bytes() == buf.getvalue(), (shard, name)
+    assert [c.clip_id for c in ps.clips] == jobs
+    np.testing.assert_array_equal(ps.frames(ps.clips[5]), items[5].frames)
+
+
+def test_npy_appender_gives_np_save_bytes_for_any_blocks_and_refuses_other_rows(tmp_path):
+    from avsal.data.prepared import _NpyAppender
+
+    data = np.arange(10 * 4 * 3, dtype=np.uint8).reshape(10, 4, 3)
+    for blocks in ([data], [data[:3], data[3:3], data[3:]]):
+        path = tmp_path / f"{len(blocks)}.npy"
+        w = _NpyAppender(path)
+        for b in blocks:
+            w.append(b)
+        w.close()
+        assert path.read_bytes() == _np_save(data)
+    w = _NpyAppender(tmp_path / "bad.npy")
+    w.append(data)
+    with pytest.raises(
+        ValueError, match=r"bad.npy: rows float16\(4, 3\) do not match the shard's uint8"
+    ):
+        w.append(data.astype(np.float16))
+
+
+def _np_save(a):
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+def test_in_order_keeps_order_and_bounds_what_is_in_flight():
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from avsal.data.prepared import _in_order
+
+    lock, live, peak = threading.Lock(), [0], [0]
+
+    def job(i):
+        with lock:
+            live[0] += 1
+            peak[0] = max(peak[0], live[0])
+        time.sleep(0.01 if i else 0.05)  # the first is the slow one
+        return i
+
+    out = []
+    with ThreadPoolExecutor(4) as pool:
+        for i in _in_order(pool, job, list(range(12)), 3):
+            with lock:
+                live[0] -= 1  # taken by the writer
+            out.append(i)
+    assert out == list(range(12)) and peak[0] <= 3
+
+
+def test_a_shard_is_written_as_its_clips_arrive_not_after_the_last(tmp_path):
+    from avsal.data.prepared import _write_shard
+
+    dst = tmp_path / "shard_00000"
+    items = [_varied(f"clip_{c}") for c in "abc"]
+    seen = []
+
+    def arriving():
+        rows = 0
+        for it in items:
+            if rows:  # the rows of the clips before this one are on disk already
+                written = (dst.with_name(dst.name + ".tmp") / "frames.npy").stat().st_size
+                seen.append(written >= 128 + rows * 6 * 8 * 3)
+            yield it
+            rows += len(it.frames)
+
+    entries = _write_shard(dst, arriving(), 0, "fp", lambda: None)
+    assert seen == [True, True] and [e.clip_id for e in entries] == ["clip_a", "clip_b", "clip_c"]

@@ -10,15 +10,20 @@ Layout of a prepared set (``artifacts/prepared/<name>/``)::
 Why shards: the real AVE is about 1.2 M frames at native rate; one array would be rewritten
 whole after any interruption.  A shard is written to ``.tmp`` and renamed, so each shard is
 either complete or absent, and a rerun skips complete shards whose fingerprint matches.
+A shard is written clip by clip as the decoders finish (:class:`_NpyAppender`: the bytes of
+``np.save`` of the whole shard), with a few clips in flight: a shard of 64 fixation videos (a
+whole set, tens of GB of frames) is never in memory, only the clips being decoded.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,35 +64,119 @@ class DecodedItem:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _write_shard(dst: Path, items: list[DecodedItem], shard: int, fp: str) -> list[ClipEntry]:
+class _NpyAppender:
+    """An ``.npy`` file written rows first, shape last: ``append`` puts each block's rows at the
+    end, ``close`` writes the header of the final row count over the placeholder (numpy pads a
+    header so that its first axis can grow to 21 digits in place). The bytes are those of
+    ``np.save`` of the concatenated blocks (a test compares them)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.rows = path, 0
+        self.fh: Any = None
+        self.row_shape: tuple[int, ...] = ()
+        self.dtype: np.dtype | None = None
+        self.header_len = 0
+
+    def _header(self, n: int) -> bytes:
+        buf = io.BytesIO()
+        descr = np.lib.format.dtype_to_descr(self.dtype)
+        header = {"descr": descr, "fortran_order": False, "shape": (n, *self.row_shape)}
+        np.lib.format.write_array_header_1_0(buf, header)
+        return buf.getvalue()
+
+    def append(self, block: np.ndarray) -> None:
+        if self.fh is None:
+            self.row_shape, self.dtype = tuple(block.shape[1:]), block.dtype
+            self.fh = open(self.path, "wb")
+            placeholder = self._header(0)
+            self.header_len = len(placeholder)
+            self.fh.write(placeholder)
+        elif tuple(block.shape[1:]) != self.row_shape or block.dtype != self.dtype:
+            raise ValueError(
+                f"{self.path}: rows {block.dtype}{tuple(block.shape[1:])} do not match the "
+                f"shard's {self.dtype}{self.row_shape}"
+            )
+        self.fh.write(np.ascontiguousarray(block).reshape(-1).view(np.uint8))  # no copy
+        self.fh.flush()  # a clip's rows leave memory with it
+        self.rows += len(block)
+
+    def close(self) -> None:
+        if self.fh is None:
+            raise ValueError(f"{self.path}: no rows were written")
+        final = self._header(self.rows)
+        if len(final) != self.header_len:  # numpy pads the header for 21 digits of rows
+            raise RuntimeError(
+                f"{self.path}: the .npy header grew ({self.header_len} -> {len(final)})"
+            )
+        self.fh.seek(0)
+        self.fh.write(final)
+        self.fh.close()
+
+
+def _write_shard(
+    dst: Path, items: Iterable[DecodedItem], shard: int, fp: str, on_item: Callable[[], None]
+) -> list[ClipEntry]:
+    """Write ``items`` (consumed one at a time) as shard ``shard`` at ``dst``."""
     tmp = dst.with_name(dst.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    frames = np.concatenate([it.frames for it in items])
-    audio = np.concatenate([it.audio for it in items]).astype(np.float16)
-    np.save(tmp / "frames.npy", frames)
-    np.save(tmp / "audio.npy", audio)
+    frames, audio = _NpyAppender(tmp / "frames.npy"), _NpyAppender(tmp / "audio.npy")
     entries, off = [], 0
-    for it in items:
-        entries.append(
-            ClipEntry(
-                it.clip_id,
-                shard,
-                off,
-                len(it.frames),
-                list(it.times),
-                it.labels,
-                it.split,
-                it.extra,
+    try:
+        for it in items:
+            frames.append(np.asarray(it.frames))
+            audio.append(np.asarray(it.audio).astype(np.float16))
+            entries.append(
+                ClipEntry(
+                    it.clip_id,
+                    shard,
+                    off,
+                    len(it.frames),
+                    list(it.times),
+                    it.labels,
+                    it.split,
+                    it.extra,
+                )
             )
-        )
-        off += len(it.frames)
+            off += len(it.frames)
+            on_item()
+        frames.close()
+        audio.close()
+    except BaseException:
+        for f in (frames, audio):
+            if f.fh is not None:
+                f.fh.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     atomic_write_json(tmp / "meta.json", {"fingerprint": fp, "clips": [asdict(e) for e in entries]})
     if dst.exists():
         shutil.rmtree(dst)
     os.replace(tmp, dst)
     return entries
+
+
+def _in_order(
+    pool: Executor, decode: Callable[[Any], DecodedItem], jobs: Sequence[Any], in_flight: int
+) -> Iterator[DecodedItem]:
+    """``pool.map(decode, jobs)`` with at most ``in_flight`` jobs submitted and not yet taken:
+    ``Executor.map`` submits them all, and finished clips would pile up behind a slow one."""
+    pending: deque[Future] = deque()
+    todo = iter(jobs)
+    try:
+        for job in todo:
+            pending.append(pool.submit(decode, job))
+            if len(pending) >= in_flight:
+                break
+        while pending:
+            result = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(decode, nxt))
+            yield result
+    finally:
+        for f in pending:
+            f.cancel()
 
 
 def _complete_shard(dst: Path, fp: str, ids: list[str]) -> list[ClipEntry] | None:
@@ -110,9 +199,13 @@ def write_prepared(
     job_signature: Callable[[Any], str] | None = None,
     shard_clips: int = 64,
     executor: Executor | None = None,
+    in_flight: int = 4,
     desc: str = "prepare",
 ) -> PreparedSet:
     """Decode ``jobs`` with ``decode`` (on ``executor``, e.g. a process pool) into shards.
+
+    At most ``in_flight`` clips are decoded or waiting to be written at a time (give the
+    executor's worker count + 1 or so), so memory is a few clips', not a shard's.
 
     ``settings`` (fps, size, audio variant, ...) and ``job_signature`` of each job (e.g. the
     input file's content) go into each shard's fingerprint, so a rerun skips finished
@@ -130,12 +223,12 @@ def write_prepared(
             shard_fp = digest([fp, [job_signature(j) for j in group]]) if job_signature else fp
             done = _complete_shard(dst, shard_fp, [job_id(j) for j in group])
             if done is None:
-                results = pool.map(decode, group) if pool is not None else map(decode, group)
-                items = []
-                for item in results:
-                    items.append(item)
-                    bar.update(1)
-                done = _write_shard(dst, items, s, shard_fp)
+                results = (
+                    _in_order(pool, decode, group, max(1, in_flight))
+                    if pool is not None
+                    else map(decode, group)
+                )
+                done = _write_shard(dst, results, s, shard_fp, lambda: bar.update(1))
             else:
                 bar.update(len(group))
             entries.extend(done)

@@ -139,6 +139,7 @@ def _run(
         settings=settings,
         shard_clips=p.shard_clips,
         executor=pool,
+        in_flight=p.workers + 1,  # the clips being decoded + the one being written
         desc="prepare AVE",
     )
     metrics: dict[str, Any] = {
@@ -158,6 +159,7 @@ def _run(
             settings={**settings, "set": name},
             shard_clips=p.shard_clips,
             executor=pool,
+            in_flight=p.workers + 1,  # the clips being decoded + the one being written
             desc=f"prepare {name}",
         )
         metrics[f"{name}_frames"] = sum(c.n_frames for c in fset.clips)
