@@ -69,7 +69,7 @@ def remeasure(stages: list[str], out_dir: Path, result: dict) -> dict:
     """Rerun ``stages`` in the sandboxes of ``result`` (an earlier run's JSON) and update it."""
     from avsal.experiments.sandbox import reopen_sandbox
 
-    for label, clips in zip(result["stages"], result["clips_per_category"], strict=True):
+    for label, clips in zip(_labels(result), result["clips_per_category"], strict=True):
         sandbox = reopen_sandbox(REPO, out_dir / f"clips{clips}")
         for stage in stages:
             print(f"{label}: {stage}", file=sys.stderr)
@@ -77,6 +77,13 @@ def remeasure(stages: list[str], out_dir: Path, result: dict) -> dict:
             result["stages"][label][stage] = sandbox.stages()[stage]
     result["remeasured"] = sorted(set(result.get("remeasured", [])) | set(stages))
     return result
+
+
+def _labels(result: dict) -> list[str]:
+    """The keys of ``result["stages"]`` in the order of ``clips_per_category`` (N, then kN):
+    the JSON is written with sorted keys, so "4N" comes before "N" there."""
+    n, n_large = result["clips_per_category"]
+    return ["N", f"{n_large // n}N"]
 
 
 def table(small: dict, large: dict, factor: int) -> str:
@@ -113,7 +120,7 @@ def main() -> None:
     if args.remeasure:
         result = remeasure(args.remeasure, where, json.loads(out.read_text()))
         out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
-        small, large = ({"stages": st} for st in result["stages"].values())
+        small, large = ({"stages": result["stages"][k]} for k in _labels(result))
         n, n_large = result["clips_per_category"]
         print(table(small, large, n_large // n))
         print(f"-> {out}")
