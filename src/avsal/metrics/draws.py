@@ -34,7 +34,7 @@ class HostWork:
 
     def __init__(
         self,
-        fix_np: np.ndarray | FixationPoints,
+        fix: FixationPoints,
         negatives: NegativeCandidates | None,
         labels: list[int],
         seed: int,
@@ -42,14 +42,13 @@ class HostWork:
         n_splits: int,
         jitter: bool,
     ) -> None:
-        self.fix = fix_np if isinstance(fix_np, FixationPoints) else fix_np.reshape(len(fix_np), -1)
+        self.fix = fix
         self.negatives, self.labels, self.seed, self.video = negatives, labels, seed, video
         self.n_splits, self.jitter = n_splits, jitter
 
     def prepare(self, lo: int, hi: int) -> Prepared:
         """Host inputs of frames ``lo:hi``: fixation indices and the s-AUC samples."""
-        fix = self.fix.rows(lo, hi) if isinstance(self.fix, FixationPoints) else self.fix[lo:hi]
-        # fix: [t, P] bool
+        fix = self.fix.rows(lo, hi)  # [t, P] bool
         pos, valid, n_fix = ragged(fix)
         neg_pos = neg_valid = n_neg = None
         if self.negatives is not None:
@@ -103,32 +102,26 @@ class NegativeCandidates:
 
     def __init__(
         self,
-        fix_np: np.ndarray | FixationPoints,
+        fix: FixationPoints,
         other_fix: np.ndarray | torch.Tensor | FixationPoints | None,
         video: str,
         labels: list[int],
     ) -> None:
-        n_pix = fix_np.shape[1] * fix_np.shape[2]
         self.other = None
         self.union = None
         if other_fix is None:
-            if isinstance(fix_np, FixationPoints):
-                self.union = fix_np.union()
-            else:
-                self.union = np.flatnonzero(fix_np.reshape(fix_np.shape[0], n_pix).any(axis=0))
+            self.union = fix.union()
         else:
             other = fixation_stack(other_fix, "other-frame fixation maps", video, labels)
-            if tuple(other.shape) != tuple(fix_np.shape):
+            if other.shape != fix.shape:
                 raise ValueError(
-                    f"video '{video}': other-frame fixation maps have shape {tuple(other.shape)} "
-                    f"but fixation maps have shape {tuple(fix_np.shape)}"
+                    f"video '{video}': other-frame fixation maps have shape {other.shape} "
+                    f"but fixation maps have shape {fix.shape}"
                 )
-            if isinstance(other, FixationPoints):
-                other = other.rows(0, len(other))  # the caller chose a dense map per frame
-            self.other = other.reshape(other.shape[0], n_pix)
+            self.other = other
 
     def candidates(self, index: int, fix_row: np.ndarray) -> np.ndarray:
         """Candidate pixels of frame ``index`` (of the video), ``fix_row [P]`` its fixations."""
         if self.other is not None:
-            return np.flatnonzero(self.other[index])
+            return self.other.indices[index]
         return self.union[~fix_row[self.union]]  # union of the video minus this frame's fixations

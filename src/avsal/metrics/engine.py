@@ -125,12 +125,12 @@ def score_video(
     labels = list(range(n_frames)) if frames is None else [int(f) for f in frames]
     if len(labels) != n_frames:
         raise ValueError(f"video '{video}': {len(labels)} frame labels for {n_frames} predictions")
-    fix_np = fixation_stack(fix, "fixation maps", video, labels)  # [T, H, W] bool
+    fix_np = fixation_stack(fix, "fixation maps", video, labels)  # [T, H, W] as points
     if fix_np.shape[0] != n_frames:
         raise ValueError(
             f"video '{video}': {n_frames} predictions but {fix_np.shape[0]} fixation maps"
         )
-    size = tuple(fix_np.shape[1:])
+    size = fix_np.shape[1:]
     if chunk_size is None:
         n_pix = size[0] * size[1]
         chunk_size = 64 if dev.type != "cpu" else max(1, min(64, _CPU_CHUNK_PIXELS // n_pix))
@@ -140,10 +140,10 @@ def score_video(
             raise ValueError(
                 f"video '{video}': metrics {sorted(MAP_METRICS & set(wanted))} need gt_maps"
             )
-        if tuple(gt_maps.shape) != tuple(fix_np.shape):
+        if tuple(gt_maps.shape) != fix_np.shape:
             raise ValueError(
                 f"video '{video}': ground-truth maps have shape {tuple(gt_maps.shape)} but "
-                f"fixation maps have shape {tuple(fix_np.shape)}"
+                f"fixation maps have shape {fix_np.shape}"
             )
     negatives = None
     if "auc_shuffled" in wanted:

@@ -71,9 +71,9 @@ class FixationPoints:
 
 def fixation_stack(
     fix: np.ndarray | torch.Tensor | FixationPoints, name: str, video: str, labels: list[int]
-) -> np.ndarray | FixationPoints:
-    """``[T, H, W]`` bool on the host (points stay points); NaN/Inf or negative values are
-    errors naming the frame."""
+) -> FixationPoints:
+    """``[T, H, W]`` fixations as points, the one form the engine reads; NaN/Inf or negative
+    values of a dense map are errors naming the frame."""
     if isinstance(fix, FixationPoints):
         if 0 in fix.shape:
             raise ValueError(f"video '{video}': {name} must be [T, H, W], got shape {fix.shape}")
@@ -81,16 +81,15 @@ def fixation_stack(
     a = fix.detach().cpu().numpy() if isinstance(fix, torch.Tensor) else np.asarray(fix)
     if a.ndim != 3 or 0 in a.shape:
         raise ValueError(f"video '{video}': {name} must be [T, H, W], got shape {a.shape}")
-    if a.dtype == bool:
-        return a
-    bad = ~np.isfinite(a) | (a < 0)
-    if bad.any():
-        t = int(np.argwhere(bad)[0][0])
-        frame = labels[t] if t < len(labels) else t
-        raise ValueError(
-            f"frame {frame} of video '{video}': {name} has NaN, Inf or negative values"
-        )
-    return a > 0
+    if a.dtype != bool:
+        bad = ~np.isfinite(a) | (a < 0)
+        if bad.any():
+            t = int(np.argwhere(bad)[0][0])
+            frame = labels[t] if t < len(labels) else t
+            raise ValueError(
+                f"frame {frame} of video '{video}': {name} has NaN, Inf or negative values"
+            )
+    return FixationPoints.from_maps(a, a.shape[1:])
 
 
 def as_tensor(a: np.ndarray | torch.Tensor, dev: torch.device) -> torch.Tensor:
